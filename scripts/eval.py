@@ -1,0 +1,20 @@
+"""Evaluate a checkpoint on the test split:
+python scripts/eval.py task=flip_stream model=rnn ckpt_path=outputs/.../checkpoints/last.ckpt"""
+
+import hydra
+from omegaconf import DictConfig
+
+from rnnlab.cli import exit_on_config_error
+from rnnlab.config import CONFIG_DIR
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="eval")
+def main(cfg: DictConfig) -> None:
+    from rnnlab.evaluate import evaluate
+
+    with exit_on_config_error():
+        evaluate(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+"""Print generated examples of a task as JSON lines:
+python scripts/show_data.py task=flip_stream split=train n=10"""
+
+import hydra
+from omegaconf import DictConfig
+
+from rnnlab.cli import exit_on_config_error
+from rnnlab.config import CONFIG_DIR
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="show_data")
+def main(cfg: DictConfig) -> None:
+    from rnnlab.show_data import print_examples
+
+    with exit_on_config_error():
+        print_examples(cfg)
+
+
+if __name__ == "__main__":
+    main()

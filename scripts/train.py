@@ -1,0 +1,21 @@
+"""Train a model:  python scripts/train.py task=flip_stream model=rnn   (see conf/train.yaml)."""
+
+import hydra
+from omegaconf import DictConfig
+
+from rnnlab.cli import exit_on_config_error
+from rnnlab.config import CONFIG_DIR
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    from rnnlab.train import train  # Lightning imports after Hydra has parsed the command line
+
+    with exit_on_config_error():
+        metrics, _ = train(cfg)
+    # Hydra sweepers optimise the value returned here.
+    return metrics.get(cfg.get("optimized_metric"))
+
+
+if __name__ == "__main__":
+    main()

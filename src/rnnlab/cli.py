@@ -1,0 +1,19 @@
+"""Shared behaviour of the scripts/ entry points."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rnnlab.config import ConfigError
+
+
+@contextmanager
+def exit_on_config_error() -> Iterator[None]:
+    """A mistake the user can fix becomes one line on stderr and exit code 2, not a traceback."""
+    try:
+        yield
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,70 @@
+"""Where the configuration lives, the resolvers it uses, and the checks run before any training starts."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from rnnlab.models import CELLS, HEADS, IMPLS
+from rnnlab.models.cell import NONLINEARITIES
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CONFIG_DIR = PROJECT_ROOT / "conf"
+if not (CONFIG_DIR / "train.yaml").is_file():
+    raise ImportError(f"rnnlab's configs are not at {CONFIG_DIR}; install the checkout with `pip install -e .`")
+
+
+class ConfigError(ValueError):
+    """A configuration a user can fix: the message says what, where, and how."""
+
+
+def _register_resolvers() -> None:
+    if not OmegaConf.has_resolver("project_root"):
+        OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT))
+    if not OmegaConf.has_resolver("run_id"):
+        # Process id + random suffix: two jobs started in the same second still get separate directories.
+        # Cached, so every reference within one config sees the same id.
+        OmegaConf.register_new_resolver("run_id", lambda: f"{os.getpid()}-{secrets.token_hex(2)}", use_cache=True)
+
+
+_register_resolvers()
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def _positive_int(cfg: DictConfig, key: str) -> None:
+    value = OmegaConf.select(cfg, key)
+    if value is None:
+        return
+    _require(isinstance(value, int) and not isinstance(value, bool) and value > 0,
+             f"{key}={value!r} must be a positive integer, e.g. {key}=16")
+
+
+def validate(cfg: DictConfig) -> None:
+    """Raise :class:`ConfigError` for the first setting that cannot work, before anything is built."""
+    model, task = cfg.model, cfg.task
+    _require(model.cell in CELLS, f"model.cell={model.cell!r} is not one of {', '.join(CELLS)}")
+    _require(model.impl in IMPLS, f"model.impl={model.impl!r} is not one of {', '.join(IMPLS)}")
+    _require(model.nonlinearity in NONLINEARITIES,
+             f"model.nonlinearity={model.nonlinearity!r} is not one of {', '.join(NONLINEARITIES)}")
+    _require(model.nonlinearity == "tanh" or model.cell == "rnn",
+             f"model.nonlinearity={model.nonlinearity} only applies to cell=rnn; {model.cell} has fixed gates")
+    for key in ("model.hidden_size", "model.num_layers", "task.seq_len", "task.vector_size", "task.data.length",
+                "task.data.batch_size", "task.data.eval_batch_size"):
+        _positive_int(cfg, key)
+    _require(0.0 <= model.dropout < 1.0, f"model.dropout={model.dropout} must be in [0, 1)")
+    _require(model.dropout == 0 or model.num_layers > 1,
+             f"model.dropout={model.dropout} acts between layers; with model.num_layers=1 there is none "
+             "(set model.num_layers>1 or model.dropout=0)")
+    _require(task.head in HEADS, f"task.head={task.head!r} is not one of {', '.join(HEADS)}")
+    _require(not (task.causal and model.bidirectional),
+             f"task {task.name} is causal (each output may only see the past), but the model is bidirectional; "
+             "use a unidirectional model such as model=rnn or model=lstm")
+    for split, size in (OmegaConf.select(cfg, "task.data.sizes") or {}).items():
+        _require(isinstance(size, int) and size > 0, f"task.data.sizes.{split}={size!r} must be a positive integer")

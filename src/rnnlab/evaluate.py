@@ -1,0 +1,57 @@
+"""Evaluation: load a checkpoint into the configured model and run the test split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+
+from rnnlab.build import build_datamodule, build_module
+from rnnlab.config import ConfigError, validate
+from rnnlab.runs import format_metrics, log, make_trainer, scalar_metrics, write_metrics
+
+# Settings that change the shape of the weights; a checkpoint only fits a model that agrees on all of them.
+ARCHITECTURE_KEYS = ("model.cell", "model.hidden_size", "model.num_layers", "model.bidirectional",
+                     "task.input_size", "task.num_classes", "task.num_outputs", "task.head")
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a Lightning checkpoint without unpickling arbitrary objects (``weights_only``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"ckpt_path={path} does not exist; pass a .ckpt file from a run's checkpoints/ folder")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise ConfigError(f"ckpt_path={path} is not a readable rnnlab checkpoint ({type(error).__name__})") from error
+
+
+def check_compatible(checkpoint: dict[str, Any], cfg: DictConfig, path: str | Path) -> None:
+    trained = (checkpoint.get("hyper_parameters") or {}).get("config")
+    if not trained:
+        raise ConfigError(f"{path} holds no rnnlab configuration; was it written by scripts/train.py?")
+    if trained["task"]["name"] != cfg.task.name:
+        raise ConfigError(f"{path} was trained on task={trained['task']['name']}, not task={cfg.task.name}")
+    for key in ARCHITECTURE_KEYS:
+        group, name = key.split(".")
+        ours, theirs = cfg[group].get(name), trained[group].get(name)
+        if ours != theirs:
+            raise ConfigError(f"{path} was trained with {key}={theirs}, but this config has {key}={ours}; "
+                              f"pass the training run's model and task settings")
+
+
+def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
+    validate(cfg)
+    checkpoint = load_checkpoint(cfg.ckpt_path)
+    check_compatible(checkpoint, cfg, cfg.ckpt_path)
+    datamodule = build_datamodule(cfg)
+    module = build_module(cfg)
+    module.load_state_dict(checkpoint["state_dict"])
+    trainer = make_trainer(cfg, with_callbacks=False)
+    trainer.test(module, datamodule=datamodule)
+    metrics = scalar_metrics(trainer.callback_metrics, "test/")
+    write_metrics(cfg.paths.output_dir, "test_metrics.json", {**metrics, "checkpoint": str(cfg.ckpt_path)})
+    log.info("Test metrics:    %s", format_metrics(metrics))
+    return metrics, {"cfg": cfg, "datamodule": datamodule, "module": module, "trainer": trainer}

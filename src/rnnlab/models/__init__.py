@@ -1,0 +1,8 @@
+"""The recurrent core: slide-equation cells, fused/loop backbones and the output heads."""
+
+from rnnlab.models.backbone import CELLS, IMPLS, RecurrentBackbone
+from rnnlab.models.cell import ElmanCell, GRUCell, LSTMCell
+from rnnlab.models.heads import HEADS, OutputLayer, RecurrentNet
+
+__all__ = ["CELLS", "HEADS", "IMPLS", "ElmanCell", "GRUCell", "LSTMCell", "OutputLayer", "RecurrentBackbone",
+           "RecurrentNet"]

@@ -1,0 +1,58 @@
+"""Output layers and the network that joins a backbone to one of the lecture's configurations.
+
+``o_t = c + V s_t`` turns hidden states into class scores (``p_t = softmax(o_t)`` is left to the loss).
+Which hidden states it reads is the configuration:
+
+- ``many_to_many`` (aligned): every step's output state → one prediction per step (tagging, LM, bit streams);
+- ``many_to_one``: the final state(s) → one prediction per sequence (sentiment; with T = 1 it is the
+  one-to-one case of bit problems 1 and 2). A bidirectional backbone contributes both directions' final
+  states: the forward one after the last valid step, the backward one after step 0.
+
+One-to-many and the unaligned many-to-many (seq2seq) need a decoder that feeds back its own outputs; they
+are built with the character tasks.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from rnnlab.models.backbone import RecurrentBackbone
+
+HEADS = ("many_to_many", "many_to_one")
+
+
+class OutputLayer(nn.Module):
+    """``o = c + V s``, reshaped to (..., num_classes) or (..., num_outputs, num_classes)."""
+
+    def __init__(self, in_features: int, num_classes: int, num_outputs: int | None = None) -> None:
+        super().__init__()
+        self.num_classes, self.num_outputs = num_classes, num_outputs
+        out_features = num_classes * (num_outputs or 1)
+        bound = 1.0 / math.sqrt(in_features)
+        self.V = nn.Parameter(torch.empty(out_features, in_features).uniform_(-bound, bound))
+        self.c = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
+
+    def forward(self, s: Tensor) -> Tensor:
+        o = self.c + s @ self.V.T
+        if self.num_outputs is None:
+            return o
+        return o.view(*o.shape[:-1], self.num_outputs, self.num_classes)
+
+
+class RecurrentNet(nn.Module):
+    """Backbone + output layer in one configuration; ``forward`` returns class scores (logits)."""
+
+    def __init__(self, backbone: RecurrentBackbone, head: str, num_classes: int, num_outputs: int | None = None):
+        super().__init__()
+        if head not in HEADS:
+            raise ValueError(f"head must be one of {list(HEADS)}, got {head!r}")
+        self.backbone, self.head = backbone, head
+        self.output = OutputLayer(backbone.output_size, num_classes, num_outputs)
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        outputs, final_state = self.backbone(x, lengths)
+        features = outputs if self.head == "many_to_many" else self.backbone.final_features(final_state)
+        return self.output(features)

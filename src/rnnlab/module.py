@@ -1,0 +1,128 @@
+"""The LightningModule that trains a :class:`~rnnlab.models.RecurrentNet` on any classification task.
+
+One step serves train, val and test. Batches are dicts: ``input`` (N, T, I), ``target`` (N, ...) class ids,
+optional ``mask`` (same shape as target; False = padding) and optional ``lengths`` (N,) for right-padded
+sequences. Padding counts in neither the loss nor the metrics. Per stage it reports:
+
+- ``loss``: mean cross-entropy over the valid positions (``p = softmax(o)``, as on the slides);
+- ``acc``: accuracy over valid positions (per bit, per token);
+- ``seq_acc``: the share of examples whose every valid position is right (whole-sequence exact match);
+- ``val/seq_acc_best``: the best validation ``seq_acc`` so far.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchmetrics import MaxMetric, MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+from rnnlab.models import RecurrentNet
+
+IGNORE = -100  # cross_entropy's ignore_index: where the mask says padding
+STAGES = ("train", "val", "test")
+
+
+class StageMetrics(nn.Module):
+    """Running loss, accuracy and whole-sequence accuracy of one stage (train, val or test).
+
+    Updated every step without any device sync; computed (and, under DDP, synced) once per epoch.
+    """
+
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        self.loss = MeanMetric()
+        self.acc = MulticlassAccuracy(num_classes, average="micro", ignore_index=IGNORE, validate_args=False)
+        self.seq_acc = MeanMetric()
+
+    def update(self, loss: Tensor, preds: Tensor, target: Tensor, mask: Tensor | None) -> None:
+        """``target`` holds IGNORE where ``mask`` is False; the loss is weighted by its valid positions."""
+        valid = target != IGNORE
+        self.loss.update(loss.detach(), weight=valid.sum())
+        self.acc.update(preds.reshape(-1), target.reshape(-1))
+        correct = (preds == target) | ~valid
+        self.seq_acc.update(correct.reshape(len(correct), -1).all(dim=1).float())
+
+    def compute(self) -> dict[str, Tensor]:
+        return {"loss": self.loss.compute(), "acc": self.acc.compute(), "seq_acc": self.seq_acc.compute()}
+
+    def reset(self) -> None:
+        for metric in (self.loss, self.acc, self.seq_acc):
+            metric.reset()
+
+
+class SequenceClassifier(L.LightningModule):
+    def __init__(
+        self,
+        net: RecurrentNet,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., Any] | None = None,
+        config: dict | None = None,
+    ) -> None:
+        """``optimizer``/``scheduler`` are partials (Hydra ``_partial_: true``) completed with the parameters;
+        ``config`` is the plain-dict run configuration stored in every checkpoint."""
+        super().__init__()
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
+        self.net, self.optimizer_factory, self.scheduler_factory = net, optimizer, scheduler
+        # One set per stage, so train, val and test never mix their running states.
+        self.train_metrics, self.val_metrics, self.test_metrics = (
+            StageMetrics(net.output.num_classes) for _ in STAGES)
+        self.val_seq_acc_best = MaxMetric()
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        return self.net(x, lengths)
+
+    def step(self, batch: dict[str, Tensor], stage: str) -> Tensor:
+        logits = self(batch["input"], batch.get("lengths"))
+        target, mask = batch["target"], batch.get("mask")
+        if mask is not None:
+            target = target.masked_fill(~mask, IGNORE)
+        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1), ignore_index=IGNORE)
+        getattr(self, f"{stage}_metrics").update(loss, logits.argmax(-1), target, mask)
+        return loss
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        return self.step(batch, "train")
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self.step(batch, "val")
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self.step(batch, "test")
+
+    def _log_epoch(self, stage: str) -> dict[str, Tensor]:
+        # Logged once per epoch: Lightning's per-step self.log costs more than the step itself on small models.
+        metrics = getattr(self, f"{stage}_metrics")
+        values = metrics.compute()
+        metrics.reset()
+        self.log_dict({f"{stage}/{name}": value for name, value in values.items()}, prog_bar=stage != "test")
+        return values
+
+    def on_train_start(self) -> None:
+        # The sanity check ran validation before training; its score is not a result.
+        self.val_seq_acc_best.reset()
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch("train")
+
+    def on_validation_epoch_end(self) -> None:
+        values = self._log_epoch("val")
+        if not self.trainer.sanity_checking:
+            self.val_seq_acc_best.update(values["seq_acc"])
+            self.log("val/seq_acc_best", self.val_seq_acc_best.compute())
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer=optimizer)
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "monitor": "val/loss", "interval": "epoch"}}

@@ -1,0 +1,54 @@
+"""Pieces shared by the train and eval entry points: instantiating config groups, reporting results."""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+
+import hydra
+import lightning as L
+from omegaconf import DictConfig
+
+log = logging.getLogger("rnnlab")
+
+# rnnlab keeps small data sets in memory and slices batches directly; workers would only add overhead.
+warnings.filterwarnings("ignore", ".*does not have many workers.*")
+# Raised inside Lightning's own pytree helper with torch >= 2.10; nothing a user can act on.
+warnings.filterwarnings("ignore", r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
+
+# `import lightning` gives its logger a console handler of its own; under Hydra the root logger already
+# prints (and writes to the run's log file) every record, so each line would appear twice.
+if logging.getLogger().hasHandlers():
+    logging.getLogger("lightning").handlers.clear()
+# Lightning advertises a cloud logger at every Trainer start.
+logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
+    lambda record: "Tip: For seamless cloud logging" not in record.getMessage())
+
+
+def instantiate_group(group: DictConfig | None) -> list:
+    """Instantiate every entry with a ``_target_`` of a callbacks/logger group (entries set to null are off)."""
+    if not group:
+        return []
+    return [hydra.utils.instantiate(entry) for entry in group.values() if entry and "_target_" in entry]
+
+
+def make_trainer(cfg: DictConfig, with_callbacks: bool = True) -> L.Trainer:
+    callbacks = instantiate_group(cfg.get("callbacks")) if with_callbacks else []
+    loggers = instantiate_group(cfg.get("logger"))
+    return hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+
+
+def scalar_metrics(metrics: dict, prefix: str = "") -> dict[str, float]:
+    return {k: float(v) for k, v in sorted(metrics.items()) if k.startswith(prefix)}
+
+
+def write_metrics(output_dir: str | Path, name: str, metrics: dict) -> Path:
+    path = Path(output_dir) / name
+    path.write_text(json.dumps(metrics, indent=2) + "\n")
+    return path
+
+
+def format_metrics(metrics: dict[str, float]) -> str:
+    return "  ".join(f"{k}={v:.4f}" for k, v in metrics.items())

@@ -1,0 +1,46 @@
+"""Training: compose → validate → build → fit → test on the best checkpoint → report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+from omegaconf import DictConfig
+
+from rnnlab.build import build_datamodule, build_module
+from rnnlab.config import validate
+from rnnlab.runs import format_metrics, log, make_trainer, scalar_metrics, write_metrics
+
+
+def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
+    """Run one training job; return (metrics, objects). Raises ConfigError before building anything bad."""
+    validate(cfg)
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule = build_datamodule(cfg)
+    module = build_module(cfg)
+    trainer = make_trainer(cfg)
+
+    if cfg.train:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    metrics = scalar_metrics(trainer.callback_metrics)
+
+    checkpoint = trainer.checkpoint_callback
+    # Read before testing: trainer.test(ckpt_path=...) restores the callback state saved in that file.
+    best, last = (checkpoint.best_model_path, checkpoint.last_model_path) if checkpoint else ("", "")
+    best_score = float(checkpoint.best_model_score) if best else None
+    if cfg.test:
+        # Test the best checkpoint, so `scripts/eval.py ckpt_path=<best>` reproduces these numbers.
+        trainer.test(module, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
+        test_metrics = scalar_metrics(trainer.callback_metrics, "test/")
+        metrics.update(test_metrics)
+        write_metrics(cfg.paths.output_dir, "test_metrics.json", {**test_metrics, "checkpoint": best or None})
+
+    log.info("Run directory:   %s", cfg.paths.output_dir)
+    if best:
+        log.info("Best checkpoint: %s (%s=%.4f)", best, checkpoint.monitor, best_score)
+        log.info("Last checkpoint: %s", last)
+    if cfg.get("logger") and "tensorboard" in cfg.logger:
+        log.info("TensorBoard:     tensorboard --logdir %s", cfg.paths.output_dir)
+    if cfg.test:
+        log.info("Test metrics:    %s", format_metrics(scalar_metrics(metrics, "test/")))
+    return metrics, {"cfg": cfg, "datamodule": datamodule, "module": module, "trainer": trainer}
