@@ -25,8 +25,7 @@ def build_net(model: DictConfig, task: DictConfig) -> RecurrentNet:
 
 
 def build_module(cfg: DictConfig) -> SequenceClassifier:
-    config = OmegaConf.to_container(OmegaConf.masked_copy(cfg, ["task", "model", "optimizer", "seed"]),
-                                    resolve=True)
+    config = OmegaConf.to_container(OmegaConf.masked_copy(cfg, ["task", "model", "optimizer", "seed"]), resolve=True)
     return SequenceClassifier(
         net=build_net(cfg.model, cfg.task),
         optimizer=hydra.utils.instantiate(cfg.optimizer),

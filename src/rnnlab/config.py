@@ -42,8 +42,10 @@ def _positive_int(cfg: DictConfig, key: str) -> None:
     value = OmegaConf.select(cfg, key)
     if value is None:
         return
-    _require(isinstance(value, int) and not isinstance(value, bool) and value > 0,
-             f"{key}={value!r} must be a positive integer, e.g. {key}=16")
+    _require(
+        isinstance(value, int) and not isinstance(value, bool) and value > 0,
+        f"{key}={value!r} must be a positive integer, e.g. {key}=16",
+    )
 
 
 def validate(cfg: DictConfig) -> None:
@@ -51,20 +53,35 @@ def validate(cfg: DictConfig) -> None:
     model, task = cfg.model, cfg.task
     _require(model.cell in CELLS, f"model.cell={model.cell!r} is not one of {', '.join(CELLS)}")
     _require(model.impl in IMPLS, f"model.impl={model.impl!r} is not one of {', '.join(IMPLS)}")
-    _require(model.nonlinearity in NONLINEARITIES,
-             f"model.nonlinearity={model.nonlinearity!r} is not one of {', '.join(NONLINEARITIES)}")
-    _require(model.nonlinearity == "tanh" or model.cell == "rnn",
-             f"model.nonlinearity={model.nonlinearity} only applies to cell=rnn; {model.cell} has fixed gates")
-    for key in ("model.hidden_size", "model.num_layers", "task.seq_len", "task.vector_size", "task.data.length",
-                "task.data.batch_size", "task.data.eval_batch_size"):
+    _require(
+        model.nonlinearity in NONLINEARITIES,
+        f"model.nonlinearity={model.nonlinearity!r} is not one of {', '.join(NONLINEARITIES)}",
+    )
+    _require(
+        model.nonlinearity == "tanh" or model.cell == "rnn",
+        f"model.nonlinearity={model.nonlinearity} only applies to cell=rnn; {model.cell} has fixed gates",
+    )
+    for key in (
+        "model.hidden_size",
+        "model.num_layers",
+        "task.seq_len",
+        "task.vector_size",
+        "task.data.length",
+        "task.data.batch_size",
+        "task.data.eval_batch_size",
+    ):
         _positive_int(cfg, key)
     _require(0.0 <= model.dropout < 1.0, f"model.dropout={model.dropout} must be in [0, 1)")
-    _require(model.dropout == 0 or model.num_layers > 1,
-             f"model.dropout={model.dropout} acts between layers; with model.num_layers=1 there is none "
-             "(set model.num_layers>1 or model.dropout=0)")
+    _require(
+        model.dropout == 0 or model.num_layers > 1,
+        f"model.dropout={model.dropout} acts between layers; with model.num_layers=1 there is none "
+        "(set model.num_layers>1 or model.dropout=0)",
+    )
     _require(task.head in HEADS, f"task.head={task.head!r} is not one of {', '.join(HEADS)}")
-    _require(not (task.causal and model.bidirectional),
-             f"task {task.name} is causal (each output may only see the past), but the model is bidirectional; "
-             "use a unidirectional model such as model=rnn or model=lstm")
+    _require(
+        not (task.causal and model.bidirectional),
+        f"task {task.name} is causal (each output may only see the past), but the model is bidirectional; "
+        "use a unidirectional model such as model=rnn or model=lstm",
+    )
     for split, size in (OmegaConf.select(cfg, "task.data.sizes") or {}).items():
         _require(isinstance(size, int) and size > 0, f"task.data.sizes.{split}={size!r} must be a positive integer")

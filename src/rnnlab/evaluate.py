@@ -13,8 +13,16 @@ from rnnlab.config import ConfigError, validate
 from rnnlab.runs import format_metrics, log, make_trainer, scalar_metrics, write_metrics
 
 # Settings that change the shape of the weights; a checkpoint only fits a model that agrees on all of them.
-ARCHITECTURE_KEYS = ("model.cell", "model.hidden_size", "model.num_layers", "model.bidirectional",
-                     "task.input_size", "task.num_classes", "task.num_outputs", "task.head")
+ARCHITECTURE_KEYS = (
+    "model.cell",
+    "model.hidden_size",
+    "model.num_layers",
+    "model.bidirectional",
+    "task.input_size",
+    "task.num_classes",
+    "task.num_outputs",
+    "task.head",
+)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -38,8 +46,10 @@ def check_compatible(checkpoint: dict[str, Any], cfg: DictConfig, path: str | Pa
         group, name = key.split(".")
         ours, theirs = cfg[group].get(name), trained[group].get(name)
         if ours != theirs:
-            raise ConfigError(f"{path} was trained with {key}={theirs}, but this config has {key}={ours}; "
-                              f"pass the training run's model and task settings")
+            raise ConfigError(
+                f"{path} was trained with {key}={theirs}, but this config has {key}={ours}; "
+                f"pass the training run's model and task settings"
+            )
 
 
 def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:

@@ -70,8 +70,7 @@ class SequenceClassifier(L.LightningModule):
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
         self.net, self.optimizer_factory, self.scheduler_factory = net, optimizer, scheduler
         # One set per stage, so train, val and test never mix their running states.
-        self.train_metrics, self.val_metrics, self.test_metrics = (
-            StageMetrics(net.output.num_classes) for _ in STAGES)
+        self.train_metrics, self.val_metrics, self.test_metrics = (StageMetrics(net.output.num_classes) for _ in STAGES)
         self.val_seq_acc_best = MaxMetric()
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
@@ -124,5 +123,7 @@ class SequenceClassifier(L.LightningModule):
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer=optimizer)
-        return {"optimizer": optimizer,
-                "lr_scheduler": {"scheduler": scheduler, "monitor": "val/loss", "interval": "epoch"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "monitor": "val/loss", "interval": "epoch"},
+        }

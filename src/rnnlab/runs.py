@@ -24,7 +24,8 @@ if logging.getLogger().hasHandlers():
     logging.getLogger("lightning").handlers.clear()
 # Lightning advertises a cloud logger at every Trainer start.
 logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
-    lambda record: "Tip: For seamless cloud logging" not in record.getMessage())
+    lambda record: "Tip: For seamless cloud logging" not in record.getMessage()
+)
 
 
 def instantiate_group(group: DictConfig | None) -> list:

@@ -120,8 +120,16 @@ def split_of(bits: Tensor, seed: int, fractions: tuple[float, float, float]) -> 
     return torch.bucketize(bucket, bounds[:-1].round().long(), right=True)
 
 
-def generate_bits(problem: BitProblem, split: str, *, length: int, size: int, seed: int,
-                  fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), disjoint: bool = True) -> Tensor:
+def generate_bits(
+    problem: BitProblem,
+    split: str,
+    *,
+    length: int,
+    size: int,
+    seed: int,
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    disjoint: bool = True,
+) -> Tensor:
     """The input bits (size', length) of one split; size' < size where the split's share of a small space is
     smaller. A pure function of its arguments."""
     split_id = SPLITS.index(split)

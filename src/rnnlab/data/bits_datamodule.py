@@ -37,8 +37,15 @@ class BitsDataModule(L.LightningDataModule):
         if name not in SPLITS:
             raise ValueError(f"split must be one of {list(SPLITS)}, got {name!r}")
         if name not in self._splits:
-            bits = generate_bits(self.problem, name, length=self.length, size=self.sizes[name], seed=self.seed,
-                                 fractions=self.fractions, disjoint=self.disjoint)
+            bits = generate_bits(
+                self.problem,
+                name,
+                length=self.length,
+                size=self.sizes[name],
+                seed=self.seed,
+                fractions=self.fractions,
+                disjoint=self.disjoint,
+            )
             self._splits[name] = make_examples(self.problem, bits, self.initial_output)
         return self._splits[name]
 

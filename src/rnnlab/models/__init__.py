@@ -4,5 +4,14 @@ from rnnlab.models.backbone import CELLS, IMPLS, RecurrentBackbone
 from rnnlab.models.cell import ElmanCell, GRUCell, LSTMCell
 from rnnlab.models.heads import HEADS, OutputLayer, RecurrentNet
 
-__all__ = ["CELLS", "HEADS", "IMPLS", "ElmanCell", "GRUCell", "LSTMCell", "OutputLayer", "RecurrentBackbone",
-           "RecurrentNet"]
+__all__ = [
+    "CELLS",
+    "HEADS",
+    "IMPLS",
+    "ElmanCell",
+    "GRUCell",
+    "LSTMCell",
+    "OutputLayer",
+    "RecurrentBackbone",
+    "RecurrentNet",
+]

@@ -12,15 +12,13 @@ are zero, as with ``pack_padded_sequence``.
 
 from __future__ import annotations
 
-from typing import Union
-
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnlab.models.cell import make_cell
 
-State = Union[Tensor, tuple[Tensor, Tensor]]  # (layers*directions, N, H), or (h, c) for the LSTM
+State = Tensor | tuple[Tensor, Tensor]  # (layers*directions, N, H), or (h, c) for the LSTM
 
 CELLS = ("rnn", "lstm", "gru")
 IMPLS = ("fused", "loop")
@@ -81,8 +79,9 @@ class RecurrentBackbone(nn.Module):
         else:
             self.layers = nn.ModuleList(
                 nn.ModuleList(
-                    make_cell(cell, input_size if k == 0 else hidden_size * self.num_directions, hidden_size,
-                              nonlinearity)
+                    make_cell(
+                        cell, input_size if k == 0 else hidden_size * self.num_directions, hidden_size, nonlinearity
+                    )
                     for _ in range(self.num_directions)
                 )
                 for k in range(num_layers)
@@ -104,7 +103,7 @@ class RecurrentBackbone(nn.Module):
     def final_features(self, final_state: State) -> Tensor:
         """The last layer's final hidden state(s), directions concatenated: (N, directions*H)."""
         h = final_state[0] if isinstance(final_state, tuple) else final_state
-        return torch.cat(list(h[-self.num_directions:]), dim=-1)
+        return torch.cat(list(h[-self.num_directions :]), dim=-1)
 
     def _forward_fused(self, x, lengths, state):
         if lengths is None:
@@ -127,7 +126,7 @@ class RecurrentBackbone(nn.Module):
                 finals.append(final)
             x = torch.cat(outs, dim=-1)
         if isinstance(finals[0], tuple):
-            return x, tuple(torch.stack(parts) for parts in zip(*finals))
+            return x, tuple(torch.stack(parts) for parts in zip(*finals, strict=True))
         return x, torch.stack(finals)
 
     @staticmethod
@@ -144,8 +143,11 @@ class RecurrentBackbone(nn.Module):
             if lengths is not None:
                 # Past a sequence's end the state is frozen and the output is zero.
                 valid = (t < lengths).unsqueeze(-1)
-                new_state = tuple(torch.where(valid, n, o) for n, o in zip(new_state, state)) \
-                    if isinstance(state, tuple) else torch.where(valid, new_state, state)
+                new_state = (
+                    tuple(torch.where(valid, n, o) for n, o in zip(new_state, state, strict=True))
+                    if isinstance(state, tuple)
+                    else torch.where(valid, new_state, state)
+                )
                 out = out * valid
             state = new_state
             outputs.append(out)
@@ -172,8 +174,7 @@ class RecurrentBackbone(nn.Module):
             fused = {p: sd.pop(prefix + _fused_key(p, k, d)) for p in _TORCH_PARAMS}
             if self.cell == "rnn":
                 # The slide's single bias b is the sum of torch's two.
-                fused = {"U": fused["weight_ih"], "W": fused["weight_hh"],
-                         "b": fused["bias_ih"] + fused["bias_hh"]}
+                fused = {"U": fused["weight_ih"], "W": fused["weight_hh"], "b": fused["bias_ih"] + fused["bias_hh"]}
             for name, value in fused.items():
                 sd[prefix + loop + name] = value
 
@@ -181,7 +182,11 @@ class RecurrentBackbone(nn.Module):
         for k, d, loop in self._slots():
             values = {p: sd.pop(prefix + loop + p) for p in self._loop_params()}
             if self.cell == "rnn":
-                values = {"weight_ih": values["U"], "weight_hh": values["W"], "bias_ih": values["b"],
-                          "bias_hh": torch.zeros_like(values["b"])}
+                values = {
+                    "weight_ih": values["U"],
+                    "weight_hh": values["W"],
+                    "bias_ih": values["b"],
+                    "bias_hh": torch.zeros_like(values["b"]),
+                }
             for name, value in values.items():
                 sd[prefix + _fused_key(name, k, d)] = value
