@@ -5,14 +5,15 @@ import hydra
 from omegaconf import DictConfig
 
 from rnnlab.cli import exit_on_config_error
-from rnnlab.config import CONFIG_DIR
+from rnnlab.config import CONFIG_DIR, validate
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="eval")
 def main(cfg: DictConfig) -> None:
-    from rnnlab.evaluate import evaluate
-
     with exit_on_config_error():
+        validate(cfg)  # before the slow Lightning import: a bad setting answers at once
+        from rnnlab.evaluate import evaluate
+
         evaluate(cfg)
 
 

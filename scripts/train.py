@@ -4,14 +4,15 @@ import hydra
 from omegaconf import DictConfig
 
 from rnnlab.cli import exit_on_config_error
-from rnnlab.config import CONFIG_DIR
+from rnnlab.config import CONFIG_DIR, validate
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    from rnnlab.train import train  # Lightning imports after Hydra has parsed the command line
-
     with exit_on_config_error():
+        validate(cfg)  # before the slow Lightning import: a bad setting answers at once
+        from rnnlab.train import train
+
         metrics, _ = train(cfg)
     # Hydra sweepers optimise the value returned here.
     return metrics.get(cfg.get("optimized_metric"))

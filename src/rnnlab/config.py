@@ -83,5 +83,11 @@ def validate(cfg: DictConfig) -> None:
         f"task {task.name} is causal (each output may only see the past), but the model is bidirectional; "
         "use a unidirectional model such as model=rnn or model=lstm",
     )
+    fractions = OmegaConf.select(cfg, "task.data.fractions")
+    if fractions is not None:
+        _require(
+            len(fractions) == 3 and all(f > 0 for f in fractions) and abs(sum(fractions) - 1) < 1e-6,
+            f"task.data.fractions={list(fractions)} must be three positive shares (train, val, test) summing to 1",
+        )
     for split, size in (OmegaConf.select(cfg, "task.data.sizes") or {}).items():
         _require(isinstance(size, int) and size > 0, f"task.data.sizes.{split}={size!r} must be a positive integer")

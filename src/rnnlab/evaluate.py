@@ -62,6 +62,6 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     trainer = make_trainer(cfg, with_callbacks=False)
     trainer.test(module, datamodule=datamodule)
     metrics = scalar_metrics(trainer.callback_metrics, "test/")
-    write_metrics(cfg.paths.output_dir, "test_metrics.json", {**metrics, "checkpoint": str(cfg.ckpt_path)})
+    write_metrics(cfg.paths.output_dir, {**metrics, "checkpoint": str(cfg.ckpt_path)})
     log.info("Test metrics:    %s", format_metrics(metrics))
     return metrics, {"cfg": cfg, "datamodule": datamodule, "module": module, "trainer": trainer}

@@ -45,8 +45,9 @@ def scalar_metrics(metrics: dict, prefix: str = "") -> dict[str, float]:
     return {k: float(v) for k, v in sorted(metrics.items()) if k.startswith(prefix)}
 
 
-def write_metrics(output_dir: str | Path, name: str, metrics: dict) -> Path:
-    path = Path(output_dir) / name
+def write_metrics(output_dir: str | Path, metrics: dict) -> Path:
+    """Write a run's final metrics to ``<output_dir>/metrics.json`` (what tests and sweeps read back)."""
+    path = Path(output_dir) / "metrics.json"
     path.write_text(json.dumps(metrics, indent=2) + "\n")
     return path
 

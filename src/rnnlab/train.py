@@ -33,9 +33,9 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         trainer.test(module, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
         test_metrics = scalar_metrics(trainer.callback_metrics, "test/")
         metrics.update(test_metrics)
-        write_metrics(cfg.paths.output_dir, "test_metrics.json", {**test_metrics, "checkpoint": best or None})
+    write_metrics(cfg.paths.output_dir, {**metrics, "checkpoint": best or None})
 
-    log.info("Run directory:   %s", cfg.paths.output_dir)
+    log.info("Run directory:   %s (metrics in metrics.json)", cfg.paths.output_dir)
     if best:
         log.info("Best checkpoint: %s (%s=%.4f)", best, checkpoint.monitor, best_score)
         log.info("Last checkpoint: %s", last)

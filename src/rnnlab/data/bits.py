@@ -135,9 +135,16 @@ def generate_bits(
     split_id = SPLITS.index(split)
     if not disjoint:
         return problem.sample_inputs(_generator(seed, split_id), size, length)
+    if not fractions[split_id] > 0:
+        raise ValueError(f"the {split} split has share {fractions[split_id]} of the inputs; give it a positive share")
     if problem.input_space_size(length) <= ENUMERATE_LIMIT:
         space = problem.enumerate_inputs(length)
         members = space[split_of(space, seed, fractions) == split_id]
+        if len(members) == 0:
+            raise ValueError(
+                f"{problem.name}'s {len(space)} possible inputs are too few to split into disjoint train/val/test "
+                "sets; use a longer input or disjoint: false"
+            )
         order = torch.randperm(len(members), generator=_generator(seed, split_id))
         return members[order[:size]]
     generator, found, count = _generator(seed, split_id), [], 0

@@ -148,7 +148,7 @@ class RecurrentBackbone(nn.Module):
                     if isinstance(state, tuple)
                     else torch.where(valid, new_state, state)
                 )
-                out = out * valid
+                out = torch.where(valid, out, torch.zeros_like(out))
             state = new_state
             outputs.append(out)
         out = torch.stack(outputs, dim=1)
@@ -171,7 +171,10 @@ class RecurrentBackbone(nn.Module):
 
     def _fused_to_loop(self, sd: dict, prefix: str) -> None:
         for k, d, loop in self._slots():
-            fused = {p: sd.pop(prefix + _fused_key(p, k, d)) for p in _TORCH_PARAMS}
+            keys = [prefix + _fused_key(p, k, d) for p in _TORCH_PARAMS]
+            if not all(key in sd for key in keys):
+                continue  # another architecture: load_state_dict reports the missing/unexpected keys
+            fused = {p: sd.pop(key) for p, key in zip(_TORCH_PARAMS, keys, strict=True)}
             if self.cell == "rnn":
                 # The slide's single bias b is the sum of torch's two.
                 fused = {"U": fused["weight_ih"], "W": fused["weight_hh"], "b": fused["bias_ih"] + fused["bias_hh"]}
@@ -180,7 +183,10 @@ class RecurrentBackbone(nn.Module):
 
     def _loop_to_fused(self, sd: dict, prefix: str) -> None:
         for k, d, loop in self._slots():
-            values = {p: sd.pop(prefix + loop + p) for p in self._loop_params()}
+            keys = [prefix + loop + p for p in self._loop_params()]
+            if not all(key in sd for key in keys):
+                continue  # another architecture: load_state_dict reports the missing/unexpected keys
+            values = {p: sd.pop(key) for p, key in zip(self._loop_params(), keys, strict=True)}
             if self.cell == "rnn":
                 values = {
                     "weight_ih": values["U"],

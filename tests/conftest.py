@@ -1,0 +1,52 @@
+"""Shared helpers: compose the project's Hydra configs for tests, on CPU, with outputs under tmp_path."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, open_dict
+
+from rnnlab.config import CONFIG_DIR
+
+REPO_ROOT = CONFIG_DIR.parent
+TASKS = sorted(p.stem for p in (CONFIG_DIR / "task").glob("*.yaml"))
+MODELS = sorted(p.stem for p in (CONFIG_DIR / "model").glob("*.yaml"))
+
+# In-process runs: CPU, no progress bars, summaries or loggers (the CLI tests cover those).
+QUIET = [
+    "trainer.accelerator=cpu",
+    "~logger",
+    "~callbacks.rich_progress_bar",
+    "~callbacks.lr_monitor",
+    "+trainer.enable_progress_bar=false",
+    "+trainer.enable_model_summary=false",
+]
+
+
+def compose_config(config_name: str = "train", overrides: Sequence[str] = (), output_dir: Path | None = None):
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(config_name, overrides=list(overrides))
+    if output_dir is not None:
+        # Outside @hydra.main there is no hydra.runtime.output_dir to interpolate.
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(output_dir)
+    return cfg
+
+
+@pytest.fixture
+def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
+    """make_cfg(task, model, *overrides, config_name="train") -> a quiet config writing to a new directory
+    under tmp_path (one per call, like Hydra's one directory per job)."""
+    calls = itertools.count()
+
+    def make(task: str = "flip_stream", model: str = "rnn", *overrides: str, config_name: str = "train"):
+        quiet = QUIET if config_name == "train" else ["trainer.accelerator=cpu"]
+        output_dir = tmp_path / f"{config_name}_{task}_{model}_{next(calls)}"
+        output_dir.mkdir(parents=True, exist_ok=True)
+        return compose_config(config_name, [f"task={task}", f"model={model}", *quiet, *overrides], output_dir)
+
+    return make

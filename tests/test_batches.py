@@ -1,0 +1,140 @@
+"""In-memory batching (reproducible per-epoch shuffles, whole-batch slicing) and the show_data examples."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+
+from rnnlab.config import CONFIG_DIR, ConfigError
+from rnnlab.data import BitsDataModule
+from rnnlab.data.batches import EpochBatchSampler, TensorBatches, tensor_loader
+from rnnlab.show_data import example_records, print_examples
+
+
+def epoch(sampler: EpochBatchSampler, e: int | None = None) -> list[list[int]]:
+    if e is not None:
+        sampler.set_epoch(e)
+    return [batch.tolist() for batch in sampler]
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+@pytest.mark.parametrize(("size", "batch_size"), [(10, 3), (64, 16), (1, 4), (100, 7)])
+def test_each_epoch_is_a_permutation_in_batches(size, batch_size, shuffle):
+    sampler = EpochBatchSampler(size, batch_size, shuffle, seed=5)
+    for e in range(3):
+        batches = epoch(sampler, e)
+        assert len(batches) == len(sampler) == math.ceil(size / batch_size)
+        assert all(len(b) == batch_size for b in batches[:-1]) and 1 <= len(batches[-1]) <= batch_size
+        assert sorted(i for b in batches for i in b) == list(range(size))
+
+
+def test_shuffle_is_a_pure_function_of_seed_and_epoch():
+    sampler = EpochBatchSampler(50, 8, shuffle=True, seed=3)
+    orders = [epoch(sampler, e) for e in range(4)]
+    assert epoch(sampler) == orders[3]  # iterating again without set_epoch repeats the epoch
+    assert orders[0] != orders[1] != orders[2]  # set_epoch reshuffles
+    assert epoch(EpochBatchSampler(50, 8, shuffle=True, seed=3), 1) == orders[1]
+    assert epoch(EpochBatchSampler(50, 8, shuffle=True, seed=4), 1) != orders[1]
+    # Resuming: a fresh sampler set straight to epoch 3 sees what an uninterrupted run saw at epoch 3.
+    resumed = EpochBatchSampler(50, 8, shuffle=True, seed=3)
+    resumed.set_epoch(3)
+    assert epoch(resumed) == orders[3]
+
+
+def test_no_shuffle_is_index_order_at_every_epoch():
+    sampler = EpochBatchSampler(20, 6, shuffle=False, seed=9)
+    for e in (0, 7):
+        assert epoch(sampler, e) == [list(range(i, min(i + 6, 20))) for i in range(0, 20, 6)]
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_tensor_loader_slices_whole_batches(shuffle, monkeypatch):
+    g = torch.Generator().manual_seed(0)
+    tensors = {
+        "input": torch.randn(37, 5, 1, generator=g),
+        "target": torch.randint(0, 2, (37, 5), generator=g),
+        "mask": torch.rand(37, 5, generator=g) > 0.3,
+    }
+    calls = []
+    original = TensorBatches.__getitem__
+    monkeypatch.setattr(TensorBatches, "__getitem__", lambda self, i: calls.append(i) or original(self, i))
+    loader = tensor_loader(tensors, batch_size=8, shuffle=shuffle, seed=2)
+    loader.sampler.set_epoch(1)  # what Lightning does at every epoch start
+    expected = EpochBatchSampler(37, 8, shuffle, seed=2)
+    expected.set_epoch(1)
+    batches = list(loader)
+    assert len(batches) == len(loader) == 5
+    for batch, index in zip(batches, expected, strict=True):
+        assert batch.keys() == tensors.keys()
+        for key, value in tensors.items():
+            assert batch[key].shape == (len(index), *value.shape[1:]) and batch[key].dtype == value.dtype
+            assert torch.equal(batch[key], value[index])
+    # One dataset call per batch, with all its indices: no per-sample fetch and collate.
+    assert len(calls) == 5 and all(c.ndim == 1 for c in calls)
+
+
+def test_mismatched_first_dimensions_raise():
+    with pytest.raises(ValueError, match="first dimension"):
+        TensorBatches({"input": torch.zeros(4, 2), "target": torch.zeros(5)})
+
+
+def test_datamodule_loaders_cover_their_splits():
+    dm = BitsDataModule("flip_stream", 10, {"train": 4096, "val": 512, "test": 512}, batch_size=32)
+    val = dm.split("val")
+    batches = list(dm.val_dataloader())
+    assert torch.equal(torch.cat([b["input"] for b in batches]), val["input"])  # evaluation: in order
+    train, source = torch.cat([b["input"] for b in dm.train_dataloader()]), dm.split("train")["input"]
+    assert not torch.equal(train, source)  # training: shuffled, but every example exactly once
+    assert sorted(train.flatten(1).tolist()) == sorted(source.flatten(1).tolist())
+
+
+def show_data_cfg(*overrides: str):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return compose(config_name="show_data", overrides=list(overrides))
+
+
+# task → (length of each list; None for one bit shown as a plain int)
+LENGTHS = {"flip_bit": None, "flip_vector": 10, "flip_vector_padded": 10, "flip_stream": 10, "flip_if_same": 10}
+
+
+@pytest.mark.parametrize("task", LENGTHS)
+def test_example_records_are_flat_and_complete(task):
+    records = example_records(show_data_cfg(f"task={task}", "n=5"))
+    assert len(records) == 5
+    for record in records:
+        assert list(record) == (["input", "target", "mask"] if task == "flip_vector_padded" else ["input", "target"])
+        for key, value in record.items():
+            if LENGTHS[task] is None:
+                assert isinstance(value, int)
+            else:
+                kind = bool if key == "mask" else int
+                assert len(value) == LENGTHS[task] and all(type(v) is kind for v in value)
+
+
+def test_example_records_follow_seq_len_and_split():
+    records = example_records(
+        show_data_cfg("task=flip_stream", "task.seq_len=50", "task.data.sizes.test=64", "split=test", "n=3")
+    )
+    assert [len(r["input"]) for r in records] == [50, 50, 50]
+    assert all(t == 1 - x for r in records for x, t in zip(r["input"], r["target"], strict=True))
+    # n beyond the split's size gives the whole split (flip_vector's val share of 2^10 is ~100 vectors).
+    assert 50 < len(example_records(show_data_cfg("task=flip_vector", "split=val", "n=100000"))) < 200
+
+
+def test_negative_n_is_a_config_error():
+    with pytest.raises(ConfigError, match="n=-1"):
+        example_records(show_data_cfg("task=flip_vector_padded", "n=-1"))
+
+
+def test_print_examples_writes_json_lines():
+    cfg = show_data_cfg("task=flip_vector_padded", "n=4")
+    out = io.StringIO()
+    print_examples(cfg, out)
+    lines = out.getvalue().splitlines()
+    assert [json.loads(line) for line in lines] == example_records(cfg)
+    assert len(lines) == 4

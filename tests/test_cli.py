@@ -1,0 +1,90 @@
+"""README's commands, run as a user types them (in a subprocess, outputs under tmp_path)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT, TASKS
+
+README = (REPO_ROOT / "README.md").read_text()
+TRAIN = "python scripts/train.py"
+EVAL = "python scripts/eval.py task=flip_stream model=rnn ckpt_path="
+SHOW = "python scripts/show_data.py task=flip_stream split=train n=10"
+
+
+def run(command: str, log_dir: Path) -> subprocess.CompletedProcess:
+    """Run `python scripts/...` with this interpreter from the repository root."""
+    args = [sys.executable, *shlex.split(command)[1:]]
+    env = {**os.environ, "RNNLAB_LOG_DIR": str(log_dir)}
+    return subprocess.run(args, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def succeeds(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+@pytest.mark.parametrize("command", [TRAIN, EVAL, SHOW])
+def test_readme_shows_these_commands(command):
+    assert command in README
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    log_dir = tmp_path_factory.mktemp("outputs")
+    result = succeeds(run(TRAIN, log_dir))
+    (run_dir,) = (log_dir / "flip_stream" / "train").iterdir()
+    return run_dir, result
+
+
+def test_default_training_solves_problem_3_and_writes_its_outputs(default_run):
+    run_dir, result = default_run
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["val/seq_acc_best"] == 1.0
+    assert metrics["test/seq_acc"] >= 0.99
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    assert Path(metrics["checkpoint"]).is_file()
+    assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
+    output = result.stdout + result.stderr
+    for line in ("Best checkpoint:", "Last checkpoint:", f"tensorboard --logdir {run_dir}", "test/seq_acc="):
+        assert line in output
+
+
+def test_eval_prints_the_training_test_metrics(default_run, tmp_path):
+    run_dir, _ = default_run
+    trained = json.loads((run_dir / "metrics.json").read_text())
+    result = succeeds(run(EVAL + trained["checkpoint"], tmp_path))
+    (eval_dir,) = (tmp_path / "flip_stream" / "eval").iterdir()
+    evaluated = json.loads((eval_dir / "metrics.json").read_text())
+    for key in ("test/loss", "test/acc", "test/seq_acc"):
+        assert abs(evaluated[key] - trained[key]) < 1e-6
+        assert key in result.stdout  # Lightning's test table, as printed by training
+
+
+def test_show_data_prints_json_lines_and_writes_nothing(tmp_path):
+    lines = succeeds(run(SHOW, tmp_path)).stdout.splitlines()
+    assert len(lines) == 10
+    for line in lines:
+        record = json.loads(line)
+        assert [1 - bit for bit in record["input"]] == record["target"]
+    assert not any(tmp_path.iterdir())
+
+
+def test_unknown_task_lists_the_available_ones(tmp_path):
+    result = run(f"{TRAIN} task=flip_everything", tmp_path)
+    assert result.returncode != 0
+    assert "Could not find 'task/flip_everything'" in result.stderr
+    assert all(task in result.stderr for task in TASKS)
+
+
+def test_impossible_size_stops_with_one_line_before_training(tmp_path):
+    result = run(f"{TRAIN} model.hidden_size=0", tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: model.hidden_size=0 must be a positive integer, e.g. model.hidden_size=16"
+    assert not list(tmp_path.rglob("*.ckpt"))

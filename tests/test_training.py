@@ -1,0 +1,107 @@
+"""Training solves every bit problem with every model; checkpoints re-evaluate to the same numbers."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from conftest import MODELS, TASKS
+
+from rnnlab.config import ConfigError
+from rnnlab.evaluate import evaluate
+from rnnlab.train import train
+
+logging.getLogger("lightning").setLevel(logging.WARNING)
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("task", TASKS)
+def test_every_bit_task_is_solved_by_every_model(make_cfg, task, model):
+    metrics, objects = train(make_cfg(task, model))
+    assert metrics["test/seq_acc"] >= 0.99
+    assert metrics["val/seq_acc_best"] >= 0.99
+    assert objects["trainer"].current_epoch < objects["cfg"].trainer.max_epochs  # stopped early: solved
+
+
+def test_loop_implementation_trains_too(make_cfg):
+    metrics, _ = train(make_cfg("flip_if_same", "deep_birnn", "model.impl=loop"))
+    assert metrics["test/seq_acc"] >= 0.99
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["rnn", "gru", "lstm"])
+def test_long_streams_of_50_bits(make_cfg, model):
+    metrics, _ = train(make_cfg("flip_stream", model, "task.seq_len=50"))
+    assert metrics["test/seq_acc"] >= 0.99
+
+
+def test_same_seed_gives_identical_metrics(make_cfg):
+    first, _ = train(make_cfg("flip_vector_padded", "gru", "trainer.deterministic=true"))
+    second, _ = train(make_cfg("flip_vector_padded", "gru", "trainer.deterministic=true"))
+    assert first == second
+
+
+def test_run_writes_checkpoints_and_metrics(make_cfg):
+    cfg = make_cfg("flip_stream", "rnn")
+    metrics, _ = train(cfg)
+    output_dir = Path(cfg.paths.output_dir)
+    written = json.loads((output_dir / "metrics.json").read_text())
+    assert written["test/seq_acc"] == metrics["test/seq_acc"]
+    assert Path(written["checkpoint"]).parent == output_dir / "checkpoints"
+    assert (output_dir / "checkpoints" / "last.ckpt").is_file()
+
+
+@pytest.mark.parametrize(
+    ("task", "model", "eval_overrides"),
+    [
+        ("flip_stream", "rnn", []),
+        ("flip_vector_padded", "deep_birnn", []),
+        ("flip_if_same", "lstm", []),
+        # A fused checkpoint loads into the loop implementation: same weights, same numbers.
+        ("flip_stream", "deep_rnn", ["model.impl=loop"]),
+    ],
+)
+def test_eval_reproduces_the_training_test_metrics(make_cfg, task, model, eval_overrides):
+    trained, objects = train(make_cfg(task, model))
+    checkpoint = json.loads((Path(objects["cfg"].paths.output_dir) / "metrics.json").read_text())["checkpoint"]
+    evaluated, _ = evaluate(make_cfg(task, model, f"ckpt_path={checkpoint}", *eval_overrides, config_name="eval"))
+    assert set(evaluated) == {"test/loss", "test/acc", "test/seq_acc"}
+    for key, value in evaluated.items():
+        assert abs(value - trained[key]) < 1e-6, key
+
+
+@pytest.fixture(scope="module")
+def stream_checkpoint(tmp_path_factory) -> str:
+    from conftest import QUIET, compose_config
+
+    output_dir = tmp_path_factory.mktemp("stream")
+    train(compose_config("train", ["task=flip_stream", "model=rnn", *QUIET], output_dir))
+    return str(output_dir / "checkpoints" / "last.ckpt")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["task=flip_if_same"], "was trained on task=flip_stream, not task=flip_if_same"),
+        (["model.hidden_size=64"], "was trained with model.hidden_size=32, but this config has model.hidden_size=64"),
+        (["model=lstm"], "was trained with model.cell=rnn, but this config has model.cell=lstm"),
+    ],
+)
+def test_eval_refuses_a_checkpoint_of_another_task_or_model(make_cfg, stream_checkpoint, overrides, message):
+    task = next((o.split("=")[1] for o in overrides if o.startswith("task=")), "flip_stream")
+    model = next((o.split("=")[1] for o in overrides if o.startswith("model=")), "rnn")
+    rest = [o for o in overrides if not o.startswith(("task=", "model="))]
+    cfg = make_cfg(task, model, f"ckpt_path={stream_checkpoint}", *rest, config_name="eval")
+    with pytest.raises(ConfigError, match=message):
+        evaluate(cfg)
+
+
+def test_eval_names_a_missing_or_unreadable_checkpoint(make_cfg, tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        evaluate(make_cfg("flip_stream", "rnn", f"ckpt_path={tmp_path}/nope.ckpt", config_name="eval"))
+    garbage = tmp_path / "garbage.ckpt"
+    garbage.write_bytes(b"not a checkpoint")
+    with pytest.raises(ConfigError, match="is not a readable rnnlab checkpoint"):
+        evaluate(make_cfg("flip_stream", "rnn", f"ckpt_path={garbage}", config_name="eval"))
