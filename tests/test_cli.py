@@ -16,6 +16,7 @@ README = (REPO_ROOT / "README.md").read_text()
 TRAIN = "python scripts/train.py"
 EVAL = "python scripts/eval.py task=flip_stream model=rnn ckpt_path="
 SHOW = "python scripts/show_data.py task=flip_stream split=train n=10"
+SWEEP = "python scripts/train.py -m model=rnn,gru task=flip_stream,flip_if_same"
 
 
 def run(command: str, log_dir: Path) -> subprocess.CompletedProcess:
@@ -30,7 +31,7 @@ def succeeds(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess
     return result
 
 
-@pytest.mark.parametrize("command", [TRAIN, EVAL, SHOW])
+@pytest.mark.parametrize("command", [TRAIN, EVAL, SHOW, SWEEP])
 def test_readme_shows_these_commands(command):
     assert command in README
 
@@ -88,3 +89,12 @@ def test_impossible_size_stops_with_one_line_before_training(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == "error: model.hidden_size=0 must be a positive integer, e.g. model.hidden_size=16"
     assert not list(tmp_path.rglob("*.ckpt"))
+
+
+def test_multirun_sweep_gives_each_job_its_directory(tmp_path):
+    succeeds(run(SWEEP, tmp_path))
+    (sweep_dir,) = (tmp_path / "multirun" / "train").iterdir()
+    jobs = sorted(p.name for p in sweep_dir.iterdir() if p.is_dir())
+    assert jobs == ["0", "1", "2", "3"]
+    for job in jobs:
+        assert json.loads((sweep_dir / job / "metrics.json").read_text())["test/seq_acc"] >= 0.99
