@@ -4,7 +4,7 @@ python scripts/show_data.py task=flip_stream split=train n=10"""
 import hydra
 from omegaconf import DictConfig
 
-from rnnlab.cli import exit_on_config_error
+from rnnlab.cli import exit_on_user_error
 from rnnlab.config import CONFIG_DIR
 
 
@@ -12,7 +12,7 @@ from rnnlab.config import CONFIG_DIR
 def main(cfg: DictConfig) -> None:
     from rnnlab.show_data import print_examples
 
-    with exit_on_config_error():
+    with exit_on_user_error():
         print_examples(cfg)
 
 

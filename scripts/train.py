@@ -3,13 +3,13 @@
 import hydra
 from omegaconf import DictConfig
 
-from rnnlab.cli import exit_on_config_error
+from rnnlab.cli import exit_on_user_error
 from rnnlab.config import CONFIG_DIR, validate
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    with exit_on_config_error():
+    with exit_on_user_error():
         validate(cfg)  # before the slow Lightning import: a bad setting answers at once
         from rnnlab.train import train
 

@@ -21,6 +21,8 @@ def build_net(model: DictConfig, task: DictConfig) -> RecurrentNet:
         nonlinearity=model.nonlinearity,
         impl=model.impl,
     )
+    if model.get("recurrent_radius") is not None:
+        backbone.set_recurrent_radius_(model.recurrent_radius)
     return RecurrentNet(backbone, head=task.head, num_classes=task.num_classes, num_outputs=task.num_outputs)
 
 
@@ -31,6 +33,7 @@ def build_module(cfg: DictConfig) -> SequenceClassifier:
         optimizer=hydra.utils.instantiate(cfg.optimizer),
         scheduler=hydra.utils.instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
         config=config,
+        gradients=cfg.model.get("gradients", "autograd"),
     )
 
 

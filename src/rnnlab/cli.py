@@ -6,14 +6,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from rnnlab.config import ConfigError
+from rnnlab.errors import RnnlabError
 
 
 @contextmanager
-def exit_on_config_error() -> Iterator[None]:
-    """A mistake the user can fix becomes one line on stderr and exit code 2, not a traceback."""
+def exit_on_user_error() -> Iterator[None]:
+    """A mistake the user can fix (or a run that diverged) becomes one line on stderr and exit code 2, not a
+    traceback."""
     try:
         yield
-    except ConfigError as error:
+    except RnnlabError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from rnnlab.errors import ConfigError
 from rnnlab.models import CELLS, HEADS, IMPLS
 from rnnlab.models.cell import NONLINEARITIES
 
@@ -15,10 +16,6 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = PROJECT_ROOT / "conf"
 if not (CONFIG_DIR / "train.yaml").is_file():
     raise ImportError(f"rnnlab's configs are not at {CONFIG_DIR}; install the checkout with `pip install -e .`")
-
-
-class ConfigError(ValueError):
-    """A configuration a user can fix: the message says what, where, and how."""
 
 
 def _register_resolvers() -> None:
@@ -71,6 +68,19 @@ def validate(cfg: DictConfig) -> None:
         "task.data.eval_batch_size",
     ):
         _positive_int(cfg, key)
+    if model.get("gradients", "autograd") != "autograd":
+        _require(model.gradients == "manual", f"model.gradients={model.gradients!r} is not one of autograd, manual")
+        _require(
+            model.cell == "rnn" and task.head == "many_to_many" and model.dropout == 0,
+            "model.gradients=manual is the vanilla RNN's BPTT: it needs model.cell=rnn, a many-to-many task "
+            f"and model.dropout=0 (got cell={model.cell}, head={task.head}, dropout={model.dropout})",
+        )
+        _require(
+            not OmegaConf.select(cfg, "trainer.gradient_clip_val"),
+            "model.gradients=manual steps the optimizer itself; remove trainer.gradient_clip_val",
+        )
+    radius = model.get("recurrent_radius")
+    _require(radius is None or radius > 0, f"model.recurrent_radius={radius} must be positive (or null)")
     _require(0.0 <= model.dropout < 1.0, f"model.dropout={model.dropout} must be in [0, 1)")
     _require(
         model.dropout == 0 or model.num_layers > 1,

@@ -26,6 +26,7 @@ from rnnlab.models import RecurrentNet
 
 IGNORE = -100  # cross_entropy's ignore_index: where the mask says padding
 STAGES = ("train", "val", "test")
+GRADIENTS = ("autograd", "manual")
 
 
 class StageMetrics(nn.Module):
@@ -63,12 +64,19 @@ class SequenceClassifier(L.LightningModule):
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., Any] | None = None,
         config: dict | None = None,
+        gradients: str = "autograd",
     ) -> None:
         """``optimizer``/``scheduler`` are partials (Hydra ``_partial_: true``) completed with the parameters;
-        ``config`` is the plain-dict run configuration stored in every checkpoint."""
+        ``config`` is the plain-dict run configuration stored in every checkpoint. ``gradients="manual"`` trains
+        with the hand-written BPTT of :mod:`rnnlab.analysis.bptt` instead of autograd (slow; for teaching)."""
         super().__init__()
+        if gradients not in GRADIENTS:
+            raise ValueError(f"gradients must be one of {list(GRADIENTS)}, got {gradients!r}")
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
         self.net, self.optimizer_factory, self.scheduler_factory = net, optimizer, scheduler
+        self.gradients = gradients
+        # Manual gradients replace loss.backward(), so Lightning must not run its own backward pass.
+        self.automatic_optimization = gradients == "autograd"
         # One set per stage, so train, val and test never mix their running states.
         self.train_metrics, self.val_metrics, self.test_metrics = (StageMetrics(net.output.num_classes) for _ in STAGES)
         self.val_seq_acc_best = MaxMetric()
@@ -86,7 +94,26 @@ class SequenceClassifier(L.LightningModule):
         return loss
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        return self.step(batch, "train")
+        if self.automatic_optimization:
+            return self.step(batch, "train")
+        return self.manual_step(batch)
+
+    def manual_step(self, batch: dict[str, Tensor]) -> Tensor:
+        """One optimizer step with gradients from the lecture's backward pass, no autograd involved."""
+        from rnnlab.analysis.bptt import manual_gradients
+
+        optimizer = self.optimizers()
+        loss, grads = manual_gradients(self.net, batch["input"], batch["target"], batch.get("mask"))
+        optimizer.zero_grad()
+        for name, parameter in self.net.named_parameters():
+            parameter.grad = grads[name]
+        optimizer.step()
+        with torch.no_grad():
+            target, mask = batch["target"], batch.get("mask")
+            if mask is not None:
+                target = target.masked_fill(~mask, IGNORE)
+            self.train_metrics.update(loss, self(batch["input"]).argmax(-1), target, mask)
+        return loss
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self.step(batch, "val")

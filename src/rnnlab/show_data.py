@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 from torch import Tensor
 
 from rnnlab.build import build_datamodule
-from rnnlab.config import ConfigError
+from rnnlab.errors import ConfigError
 
 
 def _plain(value: Tensor) -> list | int | float:

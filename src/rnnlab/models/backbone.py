@@ -100,6 +100,29 @@ class RecurrentBackbone(nn.Module):
             return self._forward_fused(x, lengths, state)
         return self._forward_loop(x, lengths, state)
 
+    def trace(
+        self, x: Tensor, lengths: Tensor | None = None, state: State | None = None
+    ) -> tuple[Tensor, State, list[list[list[Tensor]]]]:
+        """``forward`` plus every hidden state the recurrence used: ``states[layer][direction][step]`` (N, H),
+        steps in the order the direction visits them (the backward direction from the end). The states are
+        the very tensors later steps read, so ``torch.autograd.grad(loss, states[l][d])`` gives ∂loss/∂s_k
+        through every path, recurrent ones included. Needs ``impl="loop"``: the fused kernel keeps its
+        intermediate states inside."""
+        if self.impl != "loop":
+            raise ValueError("trace needs impl='loop': the fused kernel keeps its intermediate states inside")
+        states: list[list[list[Tensor]]] = []
+        outputs, final = self._forward_loop(x, lengths, state, states)
+        return outputs, final, states
+
+    @torch.no_grad()
+    def set_recurrent_radius_(self, radius: float) -> None:
+        """Rescale every recurrent H×H matrix (W, or each gate block of weight_hh) to spectral radius ``radius``:
+        above 1 the state dynamics, and the gradients through time, tend to explode."""
+        for name, weight in self.named_parameters():
+            if name.endswith(".W") or "weight_hh" in name:
+                for block in weight.split(self.hidden_size, dim=0):
+                    block.mul_(radius / torch.linalg.eigvals(block).abs().max())
+
     def final_features(self, final_state: State) -> Tensor:
         """The last layer's final hidden state(s), directions concatenated: (N, directions*H)."""
         h = final_state[0] if isinstance(final_state, tuple) else final_state
@@ -113,15 +136,20 @@ class RecurrentBackbone(nn.Module):
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.size(1))
         return out, final
 
-    def _forward_loop(self, x, lengths, state):
+    def _forward_loop(self, x, lengths, state, trace=None):
         finals = []
         for k, layer in enumerate(self.layers):
             if k > 0:
                 x = self.inter_layer_dropout(x)
             outs = []
+            if trace is not None:
+                trace.append([])
             for d, cell in enumerate(layer):
                 s0 = None if state is None else _map_state(lambda s, i=k * self.num_directions + d: s[i], state)
-                out, final = self._run_direction(cell, x, lengths, s0, reverse=d == 1)
+                steps = None if trace is None else []
+                out, final = self._run_direction(cell, x, lengths, s0, reverse=d == 1, steps=steps)
+                if trace is not None:
+                    trace[-1].append(steps)
                 outs.append(out)
                 finals.append(final)
             x = torch.cat(outs, dim=-1)
@@ -130,7 +158,14 @@ class RecurrentBackbone(nn.Module):
         return x, torch.stack(finals)
 
     @staticmethod
-    def _run_direction(cell: nn.Module, x: Tensor, lengths: Tensor | None, state: State | None, reverse: bool):
+    def _run_direction(
+        cell: nn.Module,
+        x: Tensor,
+        lengths: Tensor | None,
+        state: State | None,
+        reverse: bool,
+        steps: list[Tensor] | None = None,
+    ):
         if reverse:
             x = reverse_padded(x, lengths)
         if state is None:
@@ -151,6 +186,8 @@ class RecurrentBackbone(nn.Module):
                 out = torch.where(valid, out, torch.zeros_like(out))
             state = new_state
             outputs.append(out)
+            if steps is not None:
+                steps.append(state[0] if isinstance(state, tuple) else state)
         out = torch.stack(outputs, dim=1)
         return (reverse_padded(out, lengths) if reverse else out), state
 

@@ -1,0 +1,70 @@
+"""Draw a trained RNN unrolled over T steps, check that it computes the RNN's outputs, log both to TensorBoard:
+python scripts/unroll.py task=flip_stream model=rnn ckpt_path=outputs/.../checkpoints/last.ckpt steps=4"""
+
+import sys
+import warnings
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from rnnlab.cli import exit_on_user_error
+from rnnlab.config import CONFIG_DIR, validate
+from rnnlab.errors import ConfigError
+
+# The two networks add the same terms in a different order: they agree to float32 rounding, not bit for bit.
+TOLERANCE = 1e-5
+
+
+def check_settings(cfg: DictConfig) -> None:
+    from rnnlab.analysis.render import FORMATS
+
+    if isinstance(cfg.steps, bool) or not isinstance(cfg.steps, int) or cfg.steps <= 0:
+        raise ConfigError(f"steps={cfg.steps!r} must be a positive integer, e.g. steps=4")
+    unknown = [fmt for fmt in cfg.formats if fmt not in FORMATS]
+    if unknown:
+        raise ConfigError(f"formats={list(cfg.formats)}: cannot write {unknown}; choose from {list(FORMATS)}")
+
+
+def unroll_checkpoint(cfg: DictConfig) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: also for the pyplot that TensorBoard's add_figure imports
+    import torch
+    from torch.utils.tensorboard import SummaryWriter
+
+    from rnnlab.analysis.render import draw_unrolled, save_figure
+    from rnnlab.analysis.unroll import load_net, max_difference, sample_inputs, unroll
+
+    net = load_net(cfg)
+    unrolled = unroll(net, cfg.steps)
+    x, source = sample_inputs(cfg, cfg.steps)
+    difference = max_difference(net, unrolled, x)
+    if difference > TOLERANCE:
+        sys.exit(f"error: the unrolled network's outputs differ from the RNN's by {difference:.3g} on {source}")
+    print(f"The unrolled network (T={cfg.steps}) reproduces the RNN's outputs on {source}: max |Δ| = {difference:.1e}")
+
+    output_dir = Path(cfg.paths.output_dir)
+    figure = draw_unrolled(unrolled)
+    pictures = save_figure(figure, output_dir / "unrolled", cfg.formats)
+    tensorboard = output_dir / "tensorboard"
+    with SummaryWriter(str(tensorboard)) as writer, warnings.catch_warnings():
+        # Tracing warns about forward's input-shape check, which holds for this x by construction.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        writer.add_figure("unrolled", figure)
+        writer.add_graph(unrolled, x)
+    for picture in pictures:
+        print(f"Picture:     {picture}")
+    print(f"TensorBoard: {tensorboard} (the picture and the unrolled graph)")
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="unroll")
+def main(cfg: DictConfig) -> None:
+    with exit_on_user_error():
+        validate(cfg)  # before the slow Lightning import: a bad setting answers at once
+        check_settings(cfg)
+        unroll_checkpoint(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+"""Analysis: the lecture's algorithms written out by hand, to check against and learn from autograd."""
+
+from rnnlab.analysis.bptt import (
+    BPTTTrace,
+    bptt_terms,
+    bptt_trace,
+    manual_bptt,
+    manual_bptt_stacked,
+    manual_gradients,
+    params_from_net,
+    per_step_grads,
+    state_jacobian,
+)
+
+__all__ = [
+    "BPTTTrace",
+    "bptt_terms",
+    "bptt_trace",
+    "manual_bptt",
+    "manual_bptt_stacked",
+    "manual_gradients",
+    "params_from_net",
+    "per_step_grads",
+    "state_jacobian",
+]

@@ -1,0 +1,96 @@
+"""Gradient norms, and with the loop implementation the gradient flow through time, each validation epoch."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.loggers import TensorBoardLogger
+
+from rnnlab.analysis.gradient_flow import GradientFlow, measure
+
+
+class GradientFlowMonitor(L.Callback):
+    """Each validation epoch, on up to ``max_examples`` validation examples, logs:
+
+    - ``grad_norm/total`` and ``grad_norm/<parameter>`` of the training loss on those examples (their histograms
+      too if ``histograms``);
+    - with ``model.impl=loop``, which exposes every hidden state: ``grad_flow/lag_<n>`` = ‖∂E_T/∂s_{T−n}‖ for
+      lags n = 0, 1, 2, 4, 8, ..., ``grad_flow/decay_per_step`` (and ``grad_flow/recurrent_gain`` = σ_max(W)·mean
+      tanh' for the vanilla cell), and a figure of the norm against the lag on a log scale in TensorBoard.
+      The fused kernel keeps its states inside, so fused runs get the parameter norms only.
+    """
+
+    def __init__(self, max_examples: int = 256, histograms: bool = False) -> None:
+        self.max_examples, self.histograms = max_examples, histograms
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or not trainer.val_dataloaders:
+            return
+        net, batch = pl_module.net, next(iter(trainer.val_dataloaders))
+        # Validation runs in inference mode; these tensors need autograd.
+        with torch.inference_mode(False), torch.enable_grad():
+            x = batch["input"][: self.max_examples].clone().to(pl_module.device)
+            target = batch["target"][: self.max_examples].clone().to(pl_module.device)
+            mask = batch.get("mask")
+            mask = None if mask is None else mask[: self.max_examples].to(pl_module.device)
+            grads = self._parameter_gradients(net, x, target, mask)
+            flow = measure(net, x, target) if net.backbone.impl == "loop" else None
+        self._log(trainer, pl_module, flow, grads)
+
+    @staticmethod
+    def _parameter_gradients(net, x, target, mask) -> dict[str, torch.Tensor]:
+        if mask is not None:
+            target = target.masked_fill(~mask, -100)
+        logits = net(x)
+        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1), ignore_index=-100)
+        names, params = zip(*[(n, p) for n, p in net.named_parameters() if p.requires_grad], strict=True)
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+        return {name: g for name, g in zip(names, grads, strict=True) if g is not None}
+
+    def _log(self, trainer, pl_module, flow: GradientFlow | None, grads: dict[str, torch.Tensor]) -> None:
+        norms = {name: g.norm() for name, g in grads.items()}
+        values = {"grad_norm/total": torch.linalg.vector_norm(torch.stack(list(norms.values())))}
+        values.update({f"grad_norm/{name}": n for name, n in norms.items()})
+        if flow is not None:
+            values.update(self._flow_scalars(flow))
+        pl_module.log_dict({k: torch.as_tensor(v, dtype=torch.float32) for k, v in values.items()})
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                if flow is not None:
+                    logger.experiment.add_figure("grad_flow/norm_vs_lag", self.figure(flow), trainer.global_step)
+                if self.histograms:
+                    for name, g in grads.items():
+                        logger.experiment.add_histogram(f"grad/{name}", g, trainer.global_step)
+
+    @staticmethod
+    def _flow_scalars(flow: GradientFlow) -> dict[str, float | torch.Tensor]:
+        values: dict[str, float | torch.Tensor] = {}
+        T, lag = len(flow.norms), 0
+        while lag < T:  # lags 0, 1, 2, 4, 8, ...: a handful of curves whatever T is
+            values[f"grad_flow/lag_{lag}"] = flow.norms[T - 1 - lag]
+            lag = 1 if lag == 0 else 2 * lag
+        if flow.decay_per_step is not None:
+            values["grad_flow/decay_per_step"] = flow.decay_per_step
+        if flow.recurrent_gain is not None:
+            values["grad_flow/recurrent_gain"] = flow.recurrent_gain
+        return values
+
+    @staticmethod
+    def figure(flow: GradientFlow):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib import pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(5, 3.2))
+        ax.semilogy(flow.lags.numpy(), flow.norms.clamp_min(1e-38).numpy(), marker="o", markersize=3)
+        ax.set_xlabel("lag T − k (steps back from the last output)")
+        ax.set_ylabel("‖∂E_T/∂s_k‖")
+        title = "gradient reaching back in time"
+        if flow.decay_per_step is not None:
+            title += f": ×{flow.decay_per_step:.3g} per step"
+        ax.set_title(title, fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+        fig.tight_layout()
+        return fig

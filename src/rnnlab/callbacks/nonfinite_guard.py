@@ -1,0 +1,33 @@
+"""Stop training at the first non-finite gradient, before it reaches the weights."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+
+from rnnlab.errors import TrainingDiverged
+
+
+class NonFiniteGuard(L.Callback):
+    """Checks the gradient norm after every backward pass, before the optimizer step (and before clipping).
+
+    A NaN or infinite loss gives non-finite gradients too, so this one check catches both. It raises
+    :class:`TrainingDiverged` naming the step: the weights are left as they were after the last good step,
+    and no checkpoint is written from them (checkpoints are only saved at the end of validated epochs).
+    It costs one reduction and one device sync per step: nothing on a CPU.
+    """
+
+    def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer) -> None:
+        grads = [p.grad for p in pl_module.parameters() if p.grad is not None]
+        if not grads:
+            return
+        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+        if bool(torch.isfinite(norm)):
+            return
+        checkpoint = trainer.checkpoint_callback
+        last_good = (checkpoint.last_model_path or checkpoint.best_model_path) if checkpoint else ""
+        kept = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint had been written yet"
+        raise TrainingDiverged(
+            f"the gradient norm became {float(norm)} at step {trainer.global_step} (epoch {trainer.current_epoch}); "
+            f"{kept}. Try a lower optimizer.lr or trainer.gradient_clip_val=1.0"
+        )

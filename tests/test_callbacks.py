@@ -1,0 +1,126 @@
+"""Gradient flow through time, the non-finite guard, manual-gradient training and the exploding-W init."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from lightning import Callback
+from omegaconf import OmegaConf, open_dict
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from rnnlab.analysis.gradient_flow import decay_per_step, state_gradient_norms
+from rnnlab.build import build_datamodule, build_module, build_net
+from rnnlab.callbacks import TrainingDiverged
+from rnnlab.cli import exit_on_user_error
+from rnnlab.config import CONFIG_DIR, ConfigError, validate
+from rnnlab.models import RecurrentBackbone, RecurrentNet
+from rnnlab.runs import make_trainer
+from rnnlab.train import train
+
+
+def test_state_gradients_follow_the_bptt_recurrence():
+    # Many-to-one: only s_T feeds the loss, so ∂E/∂s_k = Wᵀ diag(1 − s_{k+1}²) ∂E/∂s_{k+1} exactly.
+    torch.manual_seed(0)
+    net = RecurrentNet(RecurrentBackbone(3, 5, impl="loop"), head="many_to_one", num_classes=4).double()
+    x, target = torch.randn(2, 6, 3, dtype=torch.float64), torch.tensor([1, 3])
+    _, _, states = net.backbone.trace(x)
+    loss = torch.nn.functional.cross_entropy(net.output(states[0][0][-1]), target, reduction="sum")
+    grads = torch.autograd.grad(loss, states[0][0])
+    W = net.backbone.layers[0][0].W
+    for k in range(5):
+        expected = (grads[k + 1] * (1 - states[0][0][k + 1] ** 2)) @ W
+        assert torch.allclose(grads[k], expected, atol=1e-12)
+    norms, _ = state_gradient_norms(net, x, target)
+    assert torch.allclose(norms, torch.stack([g.norm(dim=-1).mean() for g in grads]))
+
+
+def test_decay_per_step_recovers_a_geometric_rate():
+    lags = torch.arange(9, -1, -1, dtype=torch.float64)
+    assert decay_per_step(0.5**lags) == pytest.approx(0.5)
+    assert decay_per_step(torch.tensor([1.0])) is None
+
+
+def test_fused_backbone_cannot_be_traced():
+    with pytest.raises(ValueError, match="trace needs impl='loop'"):
+        RecurrentBackbone(1, 4).trace(torch.zeros(1, 3, 1))
+
+
+def test_gradient_flow_is_logged_as_scalars_and_a_figure(make_cfg):
+    cfg = make_cfg("flip_stream", "rnn", "model.impl=loop", "task.seq_len=12")
+    with open_dict(cfg):  # the quiet test configs drop the logger group
+        cfg.logger = OmegaConf.load(CONFIG_DIR / "logger" / "tensorboard.yaml")
+    metrics, _ = train(cfg)
+    assert {"grad_flow/lag_0", "grad_flow/lag_8", "grad_flow/decay_per_step", "grad_flow/recurrent_gain"} <= set(
+        metrics
+    )
+    assert {"grad_norm/total", "grad_norm/backbone.layers.0.0.W", "grad_norm/output.V"} <= set(metrics)
+    events = EventAccumulator(f"{cfg.paths.output_dir}/tensorboard", size_guidance={"images": 0})
+    events.Reload()
+    assert "grad_flow/norm_vs_lag" in events.Tags()["images"]
+
+
+def test_fused_runs_log_parameter_gradient_norms_only(make_cfg):
+    metrics, _ = train(make_cfg("flip_stream", "gru"))
+    assert "grad_norm/total" in metrics
+    assert not any(key.startswith("grad_flow/") for key in metrics)
+
+
+def test_nonfinite_gradients_stop_training_naming_the_step_and_the_last_good_checkpoint(make_cfg):
+    cfg = make_cfg("flip_stream", "rnn", "~callbacks.early_stopping", "trainer.max_epochs=3")
+    datamodule, module = build_datamodule(cfg), build_module(cfg)
+    trainer = make_trainer(cfg)
+
+    class PoisonSecondEpoch(Callback):
+        def on_train_epoch_start(self, trainer, pl_module):
+            if trainer.current_epoch == 1:
+                datamodule.split("train")["input"][:] = float("nan")
+
+    trainer.callbacks.append(PoisonSecondEpoch())
+    with pytest.raises(TrainingDiverged) as error:
+        trainer.fit(module, datamodule=datamodule)
+    message = str(error.value)
+    steps_per_epoch = math.ceil(len(datamodule.split("train")["target"]) / cfg.task.data.batch_size)
+    assert f"the gradient norm became nan at step {steps_per_epoch} (epoch 1)" in message
+    assert "last.ckpt" in message and "optimizer.lr" in message
+    last = message.split("the last good checkpoint is ")[1].split(".ckpt")[0] + ".ckpt"
+    weights = torch.load(last, weights_only=True)["state_dict"]
+    assert all(torch.isfinite(w).all() for w in weights.values())
+
+
+def test_user_errors_exit_with_code_2_and_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info, exit_on_user_error():
+        raise TrainingDiverged("the gradient norm became nan at step 3 (epoch 0)")
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == "error: the gradient norm became nan at step 3 (epoch 0)\n"
+
+
+def test_training_with_manual_bptt_gradients_solves_a_bit_task(make_cfg):
+    metrics, objects = train(make_cfg("flip_if_same", "rnn", "model.gradients=manual"))
+    assert objects["module"].automatic_optimization is False
+    assert metrics["test/seq_acc"] >= 0.99
+
+
+@pytest.mark.parametrize(
+    ("model", "overrides", "message"),
+    [
+        ("lstm", ["model.gradients=manual"], "model.gradients=manual is the vanilla RNN's BPTT"),
+        ("rnn", ["model.gradients=manual", "+trainer.gradient_clip_val=1.0"], "remove trainer.gradient_clip_val"),
+        ("rnn", ["model.gradients=magic"], "model.gradients='magic' is not one of autograd, manual"),
+        ("rnn", ["model.recurrent_radius=-1"], "model.recurrent_radius=-1 must be positive"),
+    ],
+)
+def test_impossible_gradient_settings_are_refused(make_cfg, model, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        validate(make_cfg("flip_stream", model, *overrides))
+
+
+@pytest.mark.parametrize("model", ["rnn", "gru"])
+def test_recurrent_radius_sets_the_spectral_radius_of_every_recurrent_matrix(make_cfg, model):
+    cfg = make_cfg("flip_stream", model, "model.recurrent_radius=3.0", "model.num_layers=2")
+    backbone = build_net(cfg.model, cfg.task).backbone
+    for name, weight in backbone.named_parameters():
+        if "weight_hh" in name:
+            for block in weight.split(backbone.hidden_size):
+                assert torch.linalg.eigvals(block).abs().max().item() == pytest.approx(3.0, rel=1e-4)
