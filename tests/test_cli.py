@@ -97,4 +97,12 @@ def test_multirun_sweep_gives_each_job_its_directory(tmp_path):
     jobs = sorted(p.name for p in sweep_dir.iterdir() if p.is_dir())
     assert jobs == ["0", "1", "2", "3"]
     for job in jobs:
-        assert json.loads((sweep_dir / job / "metrics.json").read_text())["test/seq_acc"] >= 0.99
+        metrics = json.loads((sweep_dir / job / "metrics.json").read_text())
+        assert metrics["test/seq_acc"] >= 0.99 and metrics["val/steps_to_solve"] > 0
+
+    # ... and scripts/summarize.py turns the sweep into a table and a plot, one row per model and task.
+    result = succeeds(run(f"python scripts/summarize.py {sweep_dir} --x model", tmp_path))
+    rows = [line for line in result.stdout.splitlines() if line.startswith(("| gru |", "| rnn |"))]
+    assert len(rows) == 4
+    assert all(" 100% " in row for row in rows)
+    assert (sweep_dir / "summary.md").is_file() and (sweep_dir / "summary.png").is_file()

@@ -16,7 +16,7 @@ from rnnlab.config import CONFIG_DIR, ConfigError, validate
 
 
 def test_the_issue_lists_every_task_and_model():
-    assert TASKS == ["flip_bit", "flip_if_same", "flip_stream", "flip_vector", "flip_vector_padded"]
+    assert TASKS == ["flip_bit", "flip_if_same", "flip_stream", "flip_vector", "flip_vector_padded", "long_range"]
     assert MODELS == ["birnn", "deep_birnn", "deep_rnn", "gru", "lstm", "rnn"]
 
 

@@ -21,6 +21,9 @@ if not (CONFIG_DIR / "train.yaml").is_file():
 def _register_resolvers() -> None:
     if not OmegaConf.has_resolver("project_root"):
         OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT))
+    if not OmegaConf.has_resolver("add"):
+        # Config arithmetic, e.g. one-hot input size = symbols + 1 marker.
+        OmegaConf.register_new_resolver("add", lambda *values: sum(values))
     if not OmegaConf.has_resolver("run_id"):
         # Process id + random suffix: two jobs started in the same second still get separate directories.
         # Cached, so every reference within one config sees the same id.
@@ -59,6 +62,8 @@ def validate(cfg: DictConfig) -> None:
         f"model.nonlinearity={model.nonlinearity} only applies to cell=rnn; {model.cell} has fixed gates",
     )
     for key in (
+        "task.gap",
+        "task.num_symbols",
         "model.hidden_size",
         "model.num_layers",
         "task.seq_len",

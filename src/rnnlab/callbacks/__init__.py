@@ -1,7 +1,8 @@
-"""Lightning callbacks of rnnlab: gradient flow through time and the non-finite guard."""
+"""Lightning callbacks of rnnlab: gradient flow through time, the non-finite guard, steps-to-solve."""
 
 from rnnlab.callbacks.gradient_flow import GradientFlowMonitor
 from rnnlab.callbacks.nonfinite_guard import NonFiniteGuard
+from rnnlab.callbacks.solve_tracker import SolveTracker
 from rnnlab.errors import TrainingDiverged
 
-__all__ = ["GradientFlowMonitor", "NonFiniteGuard", "TrainingDiverged"]
+__all__ = ["GradientFlowMonitor", "NonFiniteGuard", "SolveTracker", "TrainingDiverged"]

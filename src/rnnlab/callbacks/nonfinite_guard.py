@@ -14,7 +14,8 @@ class NonFiniteGuard(L.Callback):
     A NaN or infinite loss gives non-finite gradients too, so this one check catches both. It raises
     :class:`TrainingDiverged` naming the step: the weights are left as they were after the last good step,
     and no checkpoint is written from them (checkpoints are only saved at the end of validated epochs).
-    It costs one reduction and one device sync per step: nothing on a CPU.
+    It costs one reduction and one device sync per step: nothing on a CPU. Every ``log_every_n_steps`` it also
+    logs that norm as ``train/grad_norm``: the gradient as the optimizer would see it, before clipping.
     """
 
     def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer) -> None:
@@ -22,6 +23,8 @@ class NonFiniteGuard(L.Callback):
         if not grads:
             return
         norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+        if trainer.global_step % trainer.log_every_n_steps == 0:
+            pl_module.log("train/grad_norm", norm, on_step=True, on_epoch=False)
         if bool(torch.isfinite(norm)):
             return
         checkpoint = trainer.checkpoint_callback

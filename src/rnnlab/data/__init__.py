@@ -1,5 +1,6 @@
-"""Data: generated bit problems and in-memory batching."""
+"""Data: generated bit problems, the long-range cue task, and in-memory batching."""
 
 from rnnlab.data.bits_datamodule import BitsDataModule
+from rnnlab.data.long_range import LongRangeDataModule
 
-__all__ = ["BitsDataModule"]
+__all__ = ["BitsDataModule", "LongRangeDataModule"]

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from rnnlab.errors import ConfigError
+
 SPLITS = ("train", "val", "test")
 PAD = -1  # problem 2's padding value, in the input and in the target
 ENUMERATE_LIMIT = 2**16
@@ -136,12 +138,12 @@ def generate_bits(
     if not disjoint:
         return problem.sample_inputs(_generator(seed, split_id), size, length)
     if not fractions[split_id] > 0:
-        raise ValueError(f"the {split} split has share {fractions[split_id]} of the inputs; give it a positive share")
+        raise ConfigError(f"the {split} split has share {fractions[split_id]} of the inputs; give it a positive share")
     if problem.input_space_size(length) <= ENUMERATE_LIMIT:
         space = problem.enumerate_inputs(length)
         members = space[split_of(space, seed, fractions) == split_id]
         if len(members) == 0:
-            raise ValueError(
+            raise ConfigError(
                 f"{problem.name}'s {len(space)} possible inputs are too few to split into disjoint train/val/test "
                 "sets; use a longer input or disjoint: false"
             )

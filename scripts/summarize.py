@@ -1,0 +1,50 @@
+"""Summarise a multirun over seeds: a table and a plot of one metric, mean ± std per setting.
+
+python scripts/summarize.py outputs/multirun/train/<date>_<time>_<id> --x task.gap --chance 0.125
+
+Writes summary.md (the table, also printed), summary.png (the metric against --x, a line per model) and
+summary.csv (one row per job) into that directory, or into --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rnnlab.cli import exit_on_user_error
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("sweep_dir", type=Path, help="a multirun's directory: one numbered directory per job")
+    parser.add_argument("--metric", default="test/acc", help="a key of the jobs' metrics.json (default: test/acc)")
+    parser.add_argument("--x", default="task.gap", help="the setting to plot against (default: task.gap)")
+    parser.add_argument("--threshold", type=float, default=0.95, help="a seed solves if metric ≥ this (0.95)")
+    parser.add_argument("--chance", type=float, help="draw the chance level, e.g. 0.125 for 8 symbols")
+    parser.add_argument("--out", type=Path, help="where to write the summary (default: the sweep directory)")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    # Imported here so that --help answers at once.
+    from rnnlab.analysis import sweep
+
+    with exit_on_user_error():
+        jobs = sweep.read_sweep(args.sweep_dir)
+        groups = sweep.summarize(jobs, args.metric, args.threshold, args.x)
+    table = sweep.markdown(jobs, groups, args.metric, args.threshold, args.x)
+    out = args.out or args.sweep_dir
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.md").write_text(f"# {args.metric} over seeds: {args.sweep_dir}\n\n{table}")
+    sweep.write_csv(jobs, out / "summary.csv")
+    sweep.plot(groups, args.x, args.metric, args.chance).savefig(out / "summary.png", dpi=150)
+
+    print(table)
+    if sweep.plot_axis(groups, args.x) != args.x:
+        print(f"No job sets {args.x}: the plot is against the model.")
+    print(f"Written: {out / 'summary.md'}, {out / 'summary.png'}, {out / 'summary.csv'}")
+
+
+if __name__ == "__main__":
+    main()

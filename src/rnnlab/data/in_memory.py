@@ -1,0 +1,46 @@
+"""The LightningDataModule shared by the generated tasks: splits made once, kept in memory as tensors."""
+
+from __future__ import annotations
+
+import lightning as L
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from rnnlab.data.batches import tensor_loader
+from rnnlab.data.bits import SPLITS
+from rnnlab.errors import ConfigError
+
+
+class InMemoryDataModule(L.LightningDataModule):
+    """Subclasses say how to :meth:`generate` one split as a dict of tensors (a pure function of the split and
+    their settings); this class caches the splits and serves them as shuffled-by-(seed, epoch) batches."""
+
+    def __init__(self, batch_size: int = 32, eval_batch_size: int = 1024, seed: int = 0) -> None:
+        super().__init__()
+        self.batch_size, self.eval_batch_size, self.seed = batch_size, eval_batch_size, seed
+        self._splits: dict[str, dict[str, Tensor]] = {}
+
+    def generate(self, name: str) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    def split(self, name: str) -> dict[str, Tensor]:
+        """All examples of one split (generated once, then cached)."""
+        if name not in SPLITS:
+            raise ConfigError(f"split must be one of {list(SPLITS)}, got {name!r}")
+        if name not in self._splits:
+            self._splits[name] = self.generate(name)
+        return self._splits[name]
+
+    def setup(self, stage: str | None = None) -> None:
+        needed = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}.get(stage, SPLITS)
+        for name in needed:
+            self.split(name)
+
+    def train_dataloader(self) -> DataLoader:
+        return tensor_loader(self.split("train"), self.batch_size, shuffle=True, seed=self.seed)
+
+    def val_dataloader(self) -> DataLoader:
+        return tensor_loader(self.split("val"), self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return tensor_loader(self.split("test"), self.eval_batch_size, shuffle=False)
