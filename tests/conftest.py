@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
@@ -35,6 +36,15 @@ def compose_config(config_name: str = "train", overrides: Sequence[str] = (), ou
         with open_dict(cfg):
             cfg.paths.output_dir = str(output_dir)
     return cfg
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # The tests' models are tiny: intra-op threads cost more than they save, and spin badly on a shared CPU.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -15,15 +15,6 @@ SHAPES = {"uni": (1, False), "bi": (1, True), "deep": (2, False), "deep-bi": (2,
 SUFFIX = ("", "_reverse")  # torch's parameter-name suffix per direction
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny tensors: intra-op threads cost more than they save, and spin badly on a shared CPU.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def make(impl: str, cell: str = "rnn", shape: str = "uni", seed: int = 0, **kwargs) -> RecurrentBackbone:
     torch.manual_seed(seed)
     num_layers, bidirectional = SHAPES[shape]

@@ -31,15 +31,6 @@ DIRECTIONS = ("forward", "backward")
 TOL = 1e-10  # relative error allowed between the manual and the autograd gradients
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny tensors: extra intra-op threads only add overhead.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def make_net(shape="uni", impl="loop", *, input_size=INPUT, num_classes=K, head="many_to_many", **backbone_options):
     torch.manual_seed(0)
     num_layers, bidirectional = SHAPES[shape]

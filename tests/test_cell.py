@@ -13,15 +13,6 @@ from rnnlab.models.cell import ElmanCell, GRUCell, LSTMCell, make_cell
 N, F, H = 3, 4, 5
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny tensors: intra-op threads cost more than they save, and spin badly on a shared CPU.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _randn(*shape: int) -> torch.Tensor:
     return torch.randn(*shape, dtype=torch.float64)
 

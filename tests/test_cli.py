@@ -106,3 +106,16 @@ def test_multirun_sweep_gives_each_job_its_directory(tmp_path):
     assert len(rows) == 4
     assert all(" 100% " in row for row in rows)
     assert (sweep_dir / "summary.md").is_file() and (sweep_dir / "summary.png").is_file()
+
+
+@pytest.mark.slow
+def test_long_range_sweep_and_summary_end_to_end(tmp_path):
+    # The README's long-range sweep in miniature: two gaps, two models, two seeds, a small step budget.
+    sweep = "python scripts/train.py -m task=long_range task.gap=3,4 model=rnn,gru seed=1,2 trainer.max_steps=300"
+    succeeds(run(sweep, tmp_path))
+    (sweep_dir,) = (tmp_path / "multirun" / "train").iterdir()
+    result = succeeds(run(f"python scripts/summarize.py {sweep_dir} --x task.gap --chance 0.125", tmp_path))
+    rows = [line for line in result.stdout.splitlines() if line.startswith(("| gru |", "| rnn |"))]
+    assert len(rows) == 4  # model × gap, each over 2 seeds
+    assert all(row.split("|")[4].strip() == "2" for row in rows)  # | model | gap | mean ± std | seeds | ...
+    assert (sweep_dir / "summary.png").is_file() and (sweep_dir / "summary.csv").is_file()
