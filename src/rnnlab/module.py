@@ -29,6 +29,16 @@ STAGES = ("train", "val", "test")
 GRADIENTS = ("autograd", "manual")
 
 
+def ignore_padding(target: Tensor, mask: Tensor | None) -> Tensor:
+    """The targets with IGNORE wherever ``mask`` marks padding."""
+    return target if mask is None else target.masked_fill(~mask, IGNORE)
+
+
+def masked_cross_entropy(logits: Tensor, target: Tensor) -> Tensor:
+    """Mean cross-entropy of softmax(logits) over the positions whose target is not IGNORE."""
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1), ignore_index=IGNORE)
+
+
 class StageMetrics(nn.Module):
     """Running loss, accuracy and whole-sequence accuracy of one stage (train, val or test).
 
@@ -86,10 +96,8 @@ class SequenceClassifier(L.LightningModule):
 
     def step(self, batch: dict[str, Tensor], stage: str) -> Tensor:
         logits = self(batch["input"], batch.get("lengths"))
-        target, mask = batch["target"], batch.get("mask")
-        if mask is not None:
-            target = target.masked_fill(~mask, IGNORE)
-        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1), ignore_index=IGNORE)
+        target, mask = ignore_padding(batch["target"], batch.get("mask")), batch.get("mask")
+        loss = masked_cross_entropy(logits, target)
         getattr(self, f"{stage}_metrics").update(loss, logits.argmax(-1), target, mask)
         return loss
 
@@ -109,9 +117,7 @@ class SequenceClassifier(L.LightningModule):
             parameter.grad = grads[name]
         optimizer.step()
         with torch.no_grad():
-            target, mask = batch["target"], batch.get("mask")
-            if mask is not None:
-                target = target.masked_fill(~mask, IGNORE)
+            target, mask = ignore_padding(batch["target"], batch.get("mask")), batch.get("mask")
             self.train_metrics.update(loss, self(batch["input"]).argmax(-1), target, mask)
         return loss
 

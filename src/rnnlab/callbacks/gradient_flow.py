@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from rnnlab.analysis.gradient_flow import GradientFlow, measure
+from rnnlab.module import ignore_padding, masked_cross_entropy
 
 
 class GradientFlowMonitor(L.Callback):
@@ -40,10 +40,7 @@ class GradientFlowMonitor(L.Callback):
 
     @staticmethod
     def _parameter_gradients(net, x, target, mask) -> dict[str, torch.Tensor]:
-        if mask is not None:
-            target = target.masked_fill(~mask, -100)
-        logits = net(x)
-        loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1), ignore_index=-100)
+        loss = masked_cross_entropy(net(x), ignore_padding(target, mask))
         names, params = zip(*[(n, p) for n, p in net.named_parameters() if p.requires_grad], strict=True)
         grads = torch.autograd.grad(loss, params, allow_unused=True)
         return {name: g for name, g in zip(names, grads, strict=True) if g is not None}
