@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from rnnlab.models import RecurrentNet
-from rnnlab.models.backbone import RecurrentBackbone, _fused_key
+from rnnlab.models.backbone import TORCH_PARAMS, RecurrentBackbone, fused_key
 
 Params = dict[str, Tensor]
 """One layer: ``U`` (H, I), ``W`` (H, H), ``b`` (H), ``V`` (K, H), ``c`` (K). A cell alone: ``U``, ``W``, ``b``."""
@@ -337,7 +337,7 @@ def _cell_names(backbone: RecurrentBackbone, layer: int, direction: int) -> dict
     b_ih + b_hh, and since ∂a_t/∂b_ih = ∂a_t/∂b_hh = I, each of them gets the whole of ∂E/∂b."""
     if backbone.impl == "loop":
         return {p: (f"backbone.layers.{layer}.{direction}.{p}",) for p in ("U", "W", "b")}
-    fused = {p: f"backbone.{_fused_key(p, layer, direction)}" for p in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+    fused = {p: f"backbone.{fused_key(p, layer, direction)}" for p in TORCH_PARAMS}
     return {"U": (fused["weight_ih"],), "W": (fused["weight_hh"],), "b": (fused["bias_ih"], fused["bias_hh"])}
 
 

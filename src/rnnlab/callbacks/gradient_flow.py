@@ -75,12 +75,11 @@ class GradientFlowMonitor(L.Callback):
 
     @staticmethod
     def figure(flow: GradientFlow):
-        import matplotlib
+        # A bare Figure, like rnnlab's other plots: no pyplot state, no global backend switch.
+        from matplotlib.figure import Figure
 
-        matplotlib.use("Agg")
-        from matplotlib import pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(5, 3.2))
+        fig = Figure(figsize=(5, 3.2))
+        ax = fig.add_subplot()
         ax.semilogy(flow.lags.numpy(), flow.norms.clamp_min(1e-38).numpy(), marker="o", markersize=3)
         ax.set_xlabel("lag T − k (steps back from the last output)")
         ax.set_ylabel("‖∂E_T/∂s_k‖")

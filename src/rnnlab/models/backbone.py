@@ -23,10 +23,11 @@ State = Tensor | tuple[Tensor, Tensor]  # (layers*directions, N, H), or (h, c) f
 CELLS = ("rnn", "lstm", "gru")
 IMPLS = ("fused", "loop")
 _FUSED = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-_TORCH_PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+TORCH_PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
-def _fused_key(param: str, layer: int, direction: int) -> str:
+def fused_key(param: str, layer: int, direction: int) -> str:
+    """The name torch.nn.RNN/LSTM/GRU gives a parameter of one layer and direction, under ``rnn.``."""
     return f"rnn.{param}_l{layer}{'_reverse' if direction else ''}"
 
 
@@ -193,13 +194,13 @@ class RecurrentBackbone(nn.Module):
 
     # --- weight translation between the two implementations -------------------------------------------
     def _translate_state_dict(self, module, state_dict, prefix, *args) -> None:
-        if self.impl == "loop" and prefix + _fused_key("weight_ih", 0, 0) in state_dict:
+        if self.impl == "loop" and prefix + fused_key("weight_ih", 0, 0) in state_dict:
             self._fused_to_loop(state_dict, prefix)
         elif self.impl == "fused" and f"{prefix}layers.0.0.{self._loop_params()[0]}" in state_dict:
             self._loop_to_fused(state_dict, prefix)
 
     def _loop_params(self) -> tuple[str, ...]:
-        return ("U", "W", "b") if self.cell == "rnn" else _TORCH_PARAMS
+        return ("U", "W", "b") if self.cell == "rnn" else TORCH_PARAMS
 
     def _slots(self):
         for k in range(self.num_layers):
@@ -208,10 +209,10 @@ class RecurrentBackbone(nn.Module):
 
     def _fused_to_loop(self, sd: dict, prefix: str) -> None:
         for k, d, loop in self._slots():
-            keys = [prefix + _fused_key(p, k, d) for p in _TORCH_PARAMS]
+            keys = [prefix + fused_key(p, k, d) for p in TORCH_PARAMS]
             if not all(key in sd for key in keys):
                 continue  # another architecture: load_state_dict reports the missing/unexpected keys
-            fused = {p: sd.pop(key) for p, key in zip(_TORCH_PARAMS, keys, strict=True)}
+            fused = {p: sd.pop(key) for p, key in zip(TORCH_PARAMS, keys, strict=True)}
             if self.cell == "rnn":
                 # The slide's single bias b is the sum of torch's two.
                 fused = {"U": fused["weight_ih"], "W": fused["weight_hh"], "b": fused["bias_ih"] + fused["bias_hh"]}
@@ -232,4 +233,4 @@ class RecurrentBackbone(nn.Module):
                     "bias_hh": torch.zeros_like(values["b"]),
                 }
             for name, value in values.items():
-                sd[prefix + _fused_key(name, k, d)] = value
+                sd[prefix + fused_key(name, k, d)] = value
