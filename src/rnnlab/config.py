@@ -86,7 +86,11 @@ def validate(cfg: DictConfig) -> None:
         )
     radius = model.get("recurrent_radius")
     _require(radius is None or radius > 0, f"model.recurrent_radius={radius} must be positive (or null)")
-    _require(0.0 <= model.dropout < 1.0, f"model.dropout={model.dropout} must be in [0, 1)")
+    for key in ("model.dropout", "model.output_dropout", "task.encoder.dropout"):
+        value = OmegaConf.select(cfg, key)
+        _require(value is None or 0.0 <= value < 1.0, f"{key}={value} must be in [0, 1)")
+    alpha = OmegaConf.select(cfg, "task.encoder.word_dropout")
+    _require(alpha is None or alpha >= 0, f"task.encoder.word_dropout={alpha} must be >= 0 (0: off)")
     _require(
         model.dropout == 0 or model.num_layers > 1,
         f"model.dropout={model.dropout} acts between layers; with model.num_layers=1 there is none "

@@ -11,3 +11,7 @@ class ConfigError(RnnlabError, ValueError):
 
 class TrainingDiverged(RnnlabError, RuntimeError):
     """The loss or the gradients became NaN or infinite; the message says where and what to try."""
+
+
+class DataError(RnnlabError, ValueError):
+    """A data file that cannot be used: the message names the file (and line) and what is wrong."""

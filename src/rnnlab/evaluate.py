@@ -10,6 +10,7 @@ from omegaconf import DictConfig
 
 from rnnlab.build import build_datamodule, build_module
 from rnnlab.config import validate
+from rnnlab.data.words import Vocabulary
 from rnnlab.errors import ConfigError
 from rnnlab.runs import format_metrics, log, make_trainer, scalar_metrics, write_metrics
 
@@ -23,6 +24,7 @@ ARCHITECTURE_KEYS = (
     "task.num_classes",
     "task.num_outputs",
     "task.head",
+    "task.encoder",
 )
 
 
@@ -57,8 +59,10 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     validate(cfg)
     checkpoint = load_checkpoint(cfg.ckpt_path)
     check_compatible(checkpoint, cfg, cfg.ckpt_path)
-    datamodule = build_datamodule(cfg)
-    module = build_module(cfg)
+    # Word-level tasks read the test file with the training vocabulary stored in the checkpoint.
+    vocab = checkpoint["hyper_parameters"].get("vocab")
+    datamodule = build_datamodule(cfg, vocab)
+    module = build_module(cfg, Vocabulary.from_dict(vocab) if vocab else None)
     module.load_state_dict(checkpoint["state_dict"])
     trainer = make_trainer(cfg, with_callbacks=False)
     trainer.test(module, datamodule=datamodule)

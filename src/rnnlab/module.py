@@ -7,7 +7,9 @@ sequences. Padding counts in neither the loss nor the metrics. Per stage it repo
 - ``loss``: mean cross-entropy over the valid positions (``p = softmax(o)``, as on the slides);
 - ``acc``: accuracy over valid positions (per bit, per token);
 - ``seq_acc``: the share of examples whose every valid position is right (whole-sequence exact match);
-- ``val/seq_acc_best``: the best validation ``seq_acc`` so far.
+- ``val/acc_best``, ``val/seq_acc_best``: the best validation ``acc`` and ``seq_acc`` so far;
+- with ``per_class=True`` (tagging, sentiment): ``f1``, the macro-F1 over classes, and the stage's confusion
+  matrix, kept in ``confusion[stage]`` for reports (per-class F1 table, figure).
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics import MaxMetric, MeanMetric
-from torchmetrics.classification import MulticlassAccuracy
+from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score
 
+from rnnlab.data.batches import IGNORE
 from rnnlab.models import RecurrentNet
 
-IGNORE = -100  # cross_entropy's ignore_index: where the mask says padding
 STAGES = ("train", "val", "test")
 GRADIENTS = ("autograd", "manual")
 
@@ -45,25 +47,35 @@ class StageMetrics(nn.Module):
     Updated every step without any device sync; computed (and, under DDP, synced) once per epoch.
     """
 
-    def __init__(self, num_classes: int) -> None:
+    def __init__(self, num_classes: int, per_class: bool = False) -> None:
         super().__init__()
         self.loss = MeanMetric()
         self.acc = MulticlassAccuracy(num_classes, average="micro", ignore_index=IGNORE, validate_args=False)
         self.seq_acc = MeanMetric()
+        self.per_class = per_class
+        if per_class:
+            self.f1 = MulticlassF1Score(num_classes, average="macro", ignore_index=IGNORE, validate_args=False)
+            self.confusion = MulticlassConfusionMatrix(num_classes, ignore_index=IGNORE, validate_args=False)
 
     def update(self, loss: Tensor, preds: Tensor, target: Tensor, mask: Tensor | None) -> None:
         """``target`` holds IGNORE where ``mask`` is False; the loss is weighted by its valid positions."""
         valid = target != IGNORE
         self.loss.update(loss.detach(), weight=valid.sum())
         self.acc.update(preds.reshape(-1), target.reshape(-1))
+        if self.per_class:
+            self.f1.update(preds.reshape(-1), target.reshape(-1))
+            self.confusion.update(preds.reshape(-1), target.reshape(-1))
         correct = (preds == target) | ~valid
         self.seq_acc.update(correct.reshape(len(correct), -1).all(dim=1).float())
 
     def compute(self) -> dict[str, Tensor]:
-        return {"loss": self.loss.compute(), "acc": self.acc.compute(), "seq_acc": self.seq_acc.compute()}
+        values = {"loss": self.loss.compute(), "acc": self.acc.compute(), "seq_acc": self.seq_acc.compute()}
+        if self.per_class:
+            values["f1"] = self.f1.compute()
+        return values
 
     def reset(self) -> None:
-        for metric in (self.loss, self.acc, self.seq_acc):
+        for metric in self.children():
             metric.reset()
 
 
@@ -75,10 +87,16 @@ class SequenceClassifier(L.LightningModule):
         scheduler: Callable[..., Any] | None = None,
         config: dict | None = None,
         gradients: str = "autograd",
+        vocab: dict | None = None,
+        per_class: bool = False,
+        monitor: str = "val/loss",
     ) -> None:
         """``optimizer``/``scheduler`` are partials (Hydra ``_partial_: true``) completed with the parameters;
-        ``config`` is the plain-dict run configuration stored in every checkpoint. ``gradients="manual"`` trains
-        with the hand-written BPTT of :mod:`rnnlab.analysis.bptt` instead of autograd (slow; for teaching)."""
+        ``config`` is the plain-dict run configuration stored in every checkpoint, ``vocab`` (plain lists, see
+        :class:`~rnnlab.data.words.Vocabulary`) too, so predictions need no training data. ``gradients="manual"``
+        trains with the hand-written BPTT of :mod:`rnnlab.analysis.bptt` instead of autograd (slow; for
+        teaching). ``per_class`` adds macro-F1 and confusion matrices to the metrics; ``monitor`` is the metric a
+        plateau scheduler watches."""
         super().__init__()
         if gradients not in GRADIENTS:
             raise ValueError(f"gradients must be one of {list(GRADIENTS)}, got {gradients!r}")
@@ -88,8 +106,12 @@ class SequenceClassifier(L.LightningModule):
         # Manual gradients replace loss.backward(), so Lightning must not run its own backward pass.
         self.automatic_optimization = gradients == "autograd"
         # One set per stage, so train, val and test never mix their running states.
-        self.train_metrics, self.val_metrics, self.test_metrics = (StageMetrics(net.output.num_classes) for _ in STAGES)
-        self.val_seq_acc_best = MaxMetric()
+        self.train_metrics, self.val_metrics, self.test_metrics = (
+            StageMetrics(net.output.num_classes, per_class) for _ in STAGES
+        )
+        self.val_acc_best, self.val_seq_acc_best = MaxMetric(), MaxMetric()
+        # The last epoch's confusion matrix per stage (rows: true class, columns: predicted), for reports.
+        self.confusion: dict[str, Tensor] = {}
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         return self.net(x, lengths)
@@ -131,12 +153,15 @@ class SequenceClassifier(L.LightningModule):
         # Logged once per epoch: Lightning's per-step self.log costs more than the step itself on small models.
         metrics = getattr(self, f"{stage}_metrics")
         values = metrics.compute()
+        if metrics.per_class:
+            self.confusion[stage] = metrics.confusion.compute()
         metrics.reset()
         self.log_dict({f"{stage}/{name}": value for name, value in values.items()}, prog_bar=stage != "test")
         return values
 
     def on_train_start(self) -> None:
         # The sanity check ran validation before training; its score is not a result.
+        self.val_acc_best.reset()
         self.val_seq_acc_best.reset()
 
     def on_train_epoch_end(self) -> None:
@@ -145,7 +170,9 @@ class SequenceClassifier(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         values = self._log_epoch("val")
         if not self.trainer.sanity_checking:
+            self.val_acc_best.update(values["acc"])
             self.val_seq_acc_best.update(values["seq_acc"])
+            self.log("val/acc_best", self.val_acc_best.compute())
             self.log("val/seq_acc_best", self.val_seq_acc_best.compute())
 
     def on_test_epoch_end(self) -> None:
@@ -158,5 +185,5 @@ class SequenceClassifier(L.LightningModule):
         scheduler = self.scheduler_factory(optimizer=optimizer)
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "monitor": "val/loss", "interval": "epoch"},
+            "lr_scheduler": {"scheduler": scheduler, "monitor": self.hparams.monitor, "interval": "epoch"},
         }

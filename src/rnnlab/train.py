@@ -7,7 +7,7 @@ from typing import Any
 import lightning as L
 from omegaconf import DictConfig
 
-from rnnlab.build import build_datamodule, build_module
+from rnnlab.build import build_datamodule, build_module, vocab_of
 from rnnlab.config import validate
 from rnnlab.runs import format_metrics, log, make_trainer, scalar_metrics, write_metrics
 
@@ -17,7 +17,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     validate(cfg)
     L.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg)
-    module = build_module(cfg)
+    module = build_module(cfg, vocab_of(datamodule))
     trainer = make_trainer(cfg)
 
     if cfg.train:
@@ -28,7 +28,15 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     # Read before testing: trainer.test(ckpt_path=...) restores the callback state saved in that file.
     best, last = (checkpoint.best_model_path, checkpoint.last_model_path) if checkpoint else ("", "")
     best_score = float(checkpoint.best_model_score) if best else None
-    if cfg.test:
+    testable = datamodule.has_split("test")
+    if cfg.test and not testable:
+        log.warning(
+            "No test file (task.data.test_file=%s): not tested. Evaluate later with scripts/eval.py "
+            "task=%s ckpt_path=<checkpoint> task.data.test_file=<file>",
+            cfg.task.data.get("test_file"),
+            cfg.task.name,
+        )
+    if cfg.test and testable:
         # Test the best checkpoint, so `scripts/eval.py ckpt_path=<best>` reproduces these numbers.
         trainer.test(module, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
         test_metrics = scalar_metrics(trainer.callback_metrics, "test/")
@@ -41,6 +49,6 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         log.info("Last checkpoint: %s", last)
     if cfg.get("logger") and "tensorboard" in cfg.logger:
         log.info("TensorBoard:     tensorboard --logdir %s", cfg.paths.output_dir)
-    if cfg.test:
+    if cfg.test and testable:
         log.info("Test metrics:    %s", format_metrics(scalar_metrics(metrics, "test/")))
     return metrics, {"cfg": cfg, "datamodule": datamodule, "module": module, "trainer": trainer}

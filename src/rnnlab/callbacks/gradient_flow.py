@@ -32,15 +32,18 @@ class GradientFlowMonitor(L.Callback):
         with torch.inference_mode(False), torch.enable_grad():
             x = batch["input"][: self.max_examples].clone().to(pl_module.device)
             target = batch["target"][: self.max_examples].clone().to(pl_module.device)
-            mask = batch.get("mask")
+            mask, lengths = batch.get("mask"), batch.get("lengths")
             mask = None if mask is None else mask[: self.max_examples].to(pl_module.device)
-            grads = self._parameter_gradients(net, x, target, mask)
-            flow = measure(net, x, target) if net.backbone.impl == "loop" else None
+            lengths = None if lengths is None else lengths[: self.max_examples]
+            grads = self._parameter_gradients(net, x, target, mask, lengths)
+            # The lag curve needs the states of numeric inputs of one length (the bit and cue tasks).
+            traceable = net.backbone.impl == "loop" and net.encoder is None and lengths is None
+            flow = measure(net, x, target) if traceable else None
         self._log(trainer, pl_module, flow, grads)
 
     @staticmethod
-    def _parameter_gradients(net, x, target, mask) -> dict[str, torch.Tensor]:
-        loss = masked_cross_entropy(net(x), ignore_padding(target, mask))
+    def _parameter_gradients(net, x, target, mask, lengths) -> dict[str, torch.Tensor]:
+        loss = masked_cross_entropy(net(x, lengths), ignore_padding(target, mask))
         names, params = zip(*[(n, p) for n, p in net.named_parameters() if p.requires_grad], strict=True)
         grads = torch.autograd.grad(loss, params, allow_unused=True)
         return {name: g for name, g in zip(names, grads, strict=True) if g is not None}

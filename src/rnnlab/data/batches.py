@@ -8,12 +8,15 @@ epoch start, so a run resumed at epoch e sees the same batches as one never inte
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
+
+IGNORE = -100  # the target at padded positions: cross_entropy's ignore_index, skipped by every metric
 
 
 class TensorBatches(Dataset):
@@ -32,11 +35,61 @@ class TensorBatches(Dataset):
         return {key: value[index] for key, value in self.tensors.items()}
 
 
-class EpochBatchSampler(Sampler[Tensor]):
-    """Yields index tensors of ``batch_size``; shuffled by (seed, epoch) when ``shuffle``."""
+class RaggedBatches(Dataset):
+    """Variable-length sequences stored end to end; a batch comes back right-padded, with ``lengths``.
 
-    def __init__(self, size: int, batch_size: int, shuffle: bool, seed: int = 0) -> None:
+    ``tokens`` hold one row per token of every sequence, concatenated (``lengths`` says where each ends);
+    ``sequences`` hold one row per sequence. A batch pads each token tensor to its longest member with
+    ``pad_values[key]`` (default 0) in one gather, and adds ``mask`` (N, T) when ``target`` is per token.
+    """
+
+    def __init__(
+        self,
+        tokens: dict[str, Tensor],
+        lengths: Tensor,
+        sequences: dict[str, Tensor] | None = None,
+        pad_values: dict[str, int] | None = None,
+    ) -> None:
+        if any(len(t) != int(lengths.sum()) for t in tokens.values()):
+            raise ValueError("every token tensor needs one row per token (sum of lengths)")
+        self.tokens, self.lengths, self.sequences = tokens, lengths, sequences or {}
+        self.pad_values = pad_values or {}
+        self.starts = torch.cumsum(lengths, 0) - lengths
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __getitem__(self, index: Tensor) -> dict[str, Tensor]:
+        lengths = self.lengths[index]
+        steps = torch.arange(int(lengths.max()))
+        valid = steps < lengths.unsqueeze(1)
+        rows = torch.where(valid, self.starts[index].unsqueeze(1) + steps, 0)
+        batch = {key: value[index] for key, value in self.sequences.items()}
+        for key, value in self.tokens.items():
+            pad = torch.tensor(self.pad_values.get(key, 0), dtype=value.dtype)
+            mask = valid.view(*valid.shape, *([1] * (value.dim() - 1)))
+            batch[key] = torch.where(mask, value[rows], pad)
+        batch["lengths"] = lengths
+        if "target" in self.tokens:
+            batch["mask"] = valid
+        return batch
+
+
+class EpochBatchSampler(Sampler[Tensor]):
+    """Yields index tensors of ``batch_size``; shuffled by (seed, epoch) when ``shuffle``.
+
+    With ``lengths`` (variable-length sequences), a shuffled epoch is cut into buckets of ``bucket`` batches,
+    each sorted by length and split into as many batches as before, each holding about the same number of
+    tokens (many short sequences or a few long ones); then the batches are shuffled. Little of a batch is
+    padding, and since the loss is a mean over tokens, every token weighs about the same, as with random
+    batches; equal-count batches of short sentences would give each of their few tokens many times the weight.
+    """
+
+    def __init__(
+        self, size: int, batch_size: int, shuffle: bool, seed: int = 0, lengths: Tensor | None = None, bucket: int = 50
+    ) -> None:
         self.size, self.batch_size, self.shuffle, self.seed = size, batch_size, shuffle, seed
+        self.lengths, self.bucket = lengths, bucket
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -46,16 +99,39 @@ class EpochBatchSampler(Sampler[Tensor]):
         return math.ceil(self.size / self.batch_size)
 
     def __iter__(self) -> Iterator[Tensor]:
-        if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-            order = torch.randperm(self.size, generator=generator)
-        else:
-            order = torch.arange(self.size)
-        yield from order.split(self.batch_size)
+        if not self.shuffle:
+            yield from torch.arange(self.size).split(self.batch_size)
+            return
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        order = torch.randperm(self.size, generator=generator)
+        if self.lengths is None:
+            yield from order.split(self.batch_size)
+            return
+        batches = []
+        for chunk in order.split(self.bucket * self.batch_size):
+            by_length = chunk[torch.argsort(self.lengths[chunk], stable=True)]
+            batches += by_length.split(
+                equal_token_sizes(self.lengths[by_length], math.ceil(len(chunk) / self.batch_size))
+            )
+        for i in torch.randperm(len(batches), generator=generator).tolist():
+            yield batches[i]
 
 
-def tensor_loader(tensors: dict[str, Tensor], batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
-    dataset = TensorBatches(tensors)
-    sampler = EpochBatchSampler(len(dataset), batch_size, shuffle, seed)
+def equal_token_sizes(lengths: Tensor, parts: int) -> list[int]:
+    """Sizes of ``parts`` consecutive, non-empty groups of ``lengths`` holding about equal sums."""
+    cumulative = torch.cumsum(lengths, 0)
+    targets = cumulative[-1] * torch.arange(1, parts) / parts
+    ends = torch.searchsorted(cumulative, targets, right=True).tolist()
+    bounds = [0]
+    for i, end in enumerate(ends):  # at least one sequence per group, and room left for the groups after
+        bounds.append(min(max(end, bounds[-1] + 1), len(lengths) - (parts - 1 - i)))
+    bounds.append(len(lengths))
+    return [b - a for a, b in itertools.pairwise(bounds)]
+
+
+def tensor_loader(tensors: dict[str, Tensor] | Dataset, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
+    """Batches of a dict of equal-length tensors, or of any dataset indexable by an index tensor."""
+    dataset = TensorBatches(tensors) if isinstance(tensors, dict) else tensors
+    sampler = EpochBatchSampler(len(dataset), batch_size, shuffle, seed, lengths=getattr(dataset, "lengths", None))
     # batch_size=None: the sampler already yields whole batches of indices.
     return DataLoader(dataset, sampler=sampler, batch_size=None, num_workers=0)

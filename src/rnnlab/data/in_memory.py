@@ -6,24 +6,29 @@ import lightning as L
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from rnnlab.data.batches import tensor_loader
+from rnnlab.data.batches import RaggedBatches, tensor_loader
 from rnnlab.data.bits import SPLITS
 from rnnlab.errors import ConfigError
 
 
 class InMemoryDataModule(L.LightningDataModule):
-    """Subclasses say how to :meth:`generate` one split as a dict of tensors (a pure function of the split and
-    their settings); this class caches the splits and serves them as shuffled-by-(seed, epoch) batches."""
+    """Subclasses say how to :meth:`generate` one split as a dict of tensors or a :class:`RaggedBatches` (a pure
+    function of the split and their settings); this class caches the splits and serves them as
+    shuffled-by-(seed, epoch) batches."""
 
     def __init__(self, batch_size: int = 32, eval_batch_size: int = 1024, seed: int = 0) -> None:
         super().__init__()
         self.batch_size, self.eval_batch_size, self.seed = batch_size, eval_batch_size, seed
-        self._splits: dict[str, dict[str, Tensor]] = {}
+        self._splits: dict[str, dict[str, Tensor] | RaggedBatches] = {}
 
-    def generate(self, name: str) -> dict[str, Tensor]:
+    def generate(self, name: str) -> dict[str, Tensor] | RaggedBatches:
         raise NotImplementedError
 
-    def split(self, name: str) -> dict[str, Tensor]:
+    def has_split(self, name: str) -> bool:
+        """Whether this data module can serve ``name`` (generated tasks always can)."""
+        return name in SPLITS
+
+    def split(self, name: str) -> dict[str, Tensor] | RaggedBatches:
         """All examples of one split (generated once, then cached)."""
         if name not in SPLITS:
             raise ConfigError(f"split must be one of {list(SPLITS)}, got {name!r}")

@@ -3,6 +3,7 @@
 from rnnlab.models.backbone import CELLS, IMPLS, RecurrentBackbone
 from rnnlab.models.cell import ElmanCell, GRUCell, LSTMCell
 from rnnlab.models.heads import HEADS, OutputLayer, RecurrentNet
+from rnnlab.models.word_encoder import WordEncoder
 
 __all__ = [
     "CELLS",
@@ -14,4 +15,5 @@ __all__ = [
     "OutputLayer",
     "RecurrentBackbone",
     "RecurrentNet",
+    "WordEncoder",
 ]

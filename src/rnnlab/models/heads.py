@@ -43,16 +43,31 @@ class OutputLayer(nn.Module):
 
 
 class RecurrentNet(nn.Module):
-    """Backbone + output layer in one configuration; ``forward`` returns class scores (logits)."""
+    """[Input encoder →] backbone → output layer in one configuration; ``forward`` returns class scores (logits).
 
-    def __init__(self, backbone: RecurrentBackbone, head: str, num_classes: int, num_outputs: int | None = None):
+    ``encoder`` turns non-numeric input (word ids) into the vectors ``x_t`` the backbone reads; ``dropout``
+    acts on the states the output layer reads.
+    """
+
+    def __init__(
+        self,
+        backbone: RecurrentBackbone,
+        head: str,
+        num_classes: int,
+        num_outputs: int | None = None,
+        encoder: nn.Module | None = None,
+        dropout: float = 0.0,
+    ):
         super().__init__()
         if head not in HEADS:
             raise ValueError(f"head must be one of {list(HEADS)}, got {head!r}")
-        self.backbone, self.head = backbone, head
+        self.encoder, self.backbone, self.head = encoder, backbone, head
+        self.dropout = nn.Dropout(dropout)
         self.output = OutputLayer(backbone.output_size, num_classes, num_outputs)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        if self.encoder is not None:
+            x = self.encoder(x)
         outputs, final_state = self.backbone(x, lengths)
         features = outputs if self.head == "many_to_many" else self.backbone.final_features(final_state)
-        return self.output(features)
+        return self.output(self.dropout(features))

@@ -1,0 +1,20 @@
+"""Apply a trained word-level model to a sentence you type:
+python scripts/predict.py task=pos ckpt_path=outputs/.../checkpoints/last.ckpt text="I can speak fluent Hindi ." """
+
+import hydra
+from omegaconf import DictConfig
+
+from rnnlab.cli import exit_on_user_error
+from rnnlab.config import CONFIG_DIR
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="predict")
+def main(cfg: DictConfig) -> None:
+    with exit_on_user_error():
+        from rnnlab.predict import predict
+
+        print(predict(cfg))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""The LightningDataModule shared by word-level tasks: files per split, a vocabulary from train only."""
+
+from __future__ import annotations
+
+from rnnlab.data.in_memory import InMemoryDataModule
+from rnnlab.data.words import Vocabulary
+
+
+class WordDataModule(InMemoryDataModule):
+    """Subclasses build the vocabulary from their training split (:meth:`build_vocab`), encode a split
+    (:meth:`generate`) and show raw examples (:meth:`examples`, read by the class-report callback).
+
+    ``vocab`` (a :meth:`Vocabulary.to_dict`) replaces the one built from the training data: evaluation and
+    prediction pass the checkpoint's, so they need no training file and see exactly the training ids.
+    """
+
+    def __init__(
+        self,
+        max_word_chars: int = 16,
+        vocab: dict | None = None,
+        batch_size: int = 32,
+        eval_batch_size: int = 256,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(batch_size, eval_batch_size, seed)
+        self.max_word_chars = max_word_chars
+        self._vocab = Vocabulary.from_dict(vocab) if vocab else None
+
+    def build_vocab(self) -> Vocabulary:
+        raise NotImplementedError
+
+    def examples(self, name: str, n: int) -> list[tuple[list[str], list[str] | str]]:
+        """The first ``n`` examples of a split as (words, gold labels per word or one label)."""
+        raise NotImplementedError
+
+    @property
+    def vocab(self) -> Vocabulary:
+        if self._vocab is None:
+            self._vocab = self.build_vocab()
+        return self._vocab

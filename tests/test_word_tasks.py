@@ -1,0 +1,283 @@
+"""The word-level tasks end to end on small corpora written by the tests: POS tagging (many-to-many aligned)
+and sentence polarity (many-to-one) train, report per-class scores, evaluate any file and predict typed text."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import DATA_DIR, MODELS, QUIET, REPO_ROOT, compose_config
+
+from rnnlab.build import build_datamodule, build_module, vocab_of
+from rnnlab.errors import ConfigError, DataError
+from rnnlab.evaluate import evaluate
+from rnnlab.predict import predict
+from rnnlab.train import train
+
+LEXICON = {
+    "DET": ["the", "a", "every"],
+    "ADJ": ["big", "small", "green", "quick"],
+    "NOUN": ["dog", "cat", "park", "walk", "idea"],
+    "VERB": ["sees", "likes", "walk", "chases"],
+    "PROPN": ["Anna", "Boris", "Delhi"],
+}
+
+
+def tagged_sentence(rng: random.Random) -> list[tuple[str, str]]:
+    def noun_phrase():
+        if rng.random() < 0.3:
+            return [(rng.choice(LEXICON["PROPN"]), "PROPN")]
+        words = [(rng.choice(LEXICON["DET"]), "DET")]
+        words += [(rng.choice(LEXICON["ADJ"]), "ADJ") for _ in range(rng.randint(0, 2))]
+        return [*words, (rng.choice(LEXICON["NOUN"]), "NOUN")]
+
+    return [*noun_phrase(), (rng.choice(LEXICON["VERB"]), "VERB"), *noun_phrase(), (".", "PUNCT")]
+
+
+def write_conllu(path: Path, sentences: list[list[tuple[str, str]]]) -> Path:
+    blocks = []
+    for n, sentence in enumerate(sentences, start=1):
+        lines = [f"# sent_id = {n}", f"# text = {' '.join(w for w, _ in sentence)}"]
+        lines += [f"{i}\t{w}\t{w.lower()}\t{t}\t_\t_\t0\tdep\t_\t_" for i, (w, t) in enumerate(sentence, start=1)]
+        blocks.append("\n".join(lines))
+    path.write_text("\n\n".join(blocks) + "\n\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def treebank(tmp_path_factory) -> Path:
+    """train/dev/test files of a toy grammar in which "walk" is a NOUN or a VERB by position."""
+    folder, rng = tmp_path_factory.mktemp("treebank"), random.Random(0)
+    for name, size in (("train", 300), ("dev", 60), ("test", 60)):
+        write_conllu(folder / f"toy-{name}.conllu", [tagged_sentence(rng) for _ in range(size)])
+    return folder
+
+
+def pos_overrides(folder: Path) -> list[str]:
+    return [
+        f"task.corpus_dir={folder}",
+        "task.data.train_file=${task.corpus_dir}/toy-train.conllu",
+        "task.data.dev_file=${task.corpus_dir}/toy-dev.conllu",
+        "task.data.test_file=${task.corpus_dir}/toy-test.conllu",
+        "task.encoder.word_dim=16",
+        "task.encoder.char_dim=8",
+        "task.encoder.char_hidden=8",
+        "model.hidden_size=24",
+        "model.num_layers=1",
+        "model.dropout=0",
+        "optimizer.lr=0.01",
+        "trainer.max_epochs=6",
+        "~trainer.max_time",
+    ]
+
+
+@pytest.fixture(scope="module")
+def polarity(tmp_path_factory) -> Path:
+    """One file per label; the label shows in the choice of adjective, anywhere in the sentence."""
+    folder, rng = tmp_path_factory.mktemp("polarity"), random.Random(1)
+    fillers = ["the", "film", "is", "a", "story", "with", "some", "actors", "and", "music"]
+    for label, adjectives in (("pos", ["wonderful", "moving", "great"]), ("neg", ["dull", "awful", "tedious"])):
+        lines = []
+        for _ in range(150):
+            words = rng.sample(fillers, rng.randint(3, 8))
+            words.insert(rng.randint(0, len(words)), rng.choice(adjectives))
+            lines.append(" ".join(words) + " .")
+        (folder / f"rt-polarity.{label}").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def sentiment_overrides(folder: Path) -> list[str]:
+    return [
+        f"task.corpus_dir={folder}",
+        "task.encoder.word_dim=16",
+        "task.encoder.char_hidden=8",
+        "task.encoder.dropout=0",
+        "model.hidden_size=16",
+        "model.output_dropout=0",
+        "optimizer.lr=0.01",
+        "trainer.max_epochs=15",
+        "~trainer.max_time",
+    ]
+
+
+def word_cfg(task: str, model: str, overrides: list[str], output_dir: Path, config_name: str = "train"):
+    quiet = QUIET if config_name == "train" else ["trainer.accelerator=cpu"]
+    return compose_config(config_name, [f"task={task}", f"model={model}", *quiet, *overrides], output_dir)
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("task", ["pos", "sentiment"])
+def test_word_tasks_build_with_every_model(treebank, polarity, tmp_path, task, model):
+    overrides = pos_overrides(treebank) if task == "pos" else sentiment_overrides(polarity)
+    cfg = word_cfg(task, model, overrides, tmp_path)
+    datamodule = build_datamodule(cfg)
+    module = build_module(cfg, vocab_of(datamodule))
+    batch = next(iter(datamodule.train_dataloader()))
+    logits = module(batch["input"], batch["lengths"])
+    num_classes = 6 if task == "pos" else 2  # the toy tag set with PUNCT; positive/negative
+    assert logits.shape == (*batch["target"].shape, num_classes)
+    assert module.net.backbone.cell == module.net.encoder.char_rnn.cell  # one cell type throughout
+
+
+@pytest.fixture(scope="module")
+def pos_run(treebank, tmp_path_factory):
+    output_dir = tmp_path_factory.mktemp("pos_run")
+    metrics, objects = train(word_cfg("pos", "birnn", pos_overrides(treebank), output_dir))
+    return metrics, objects, output_dir
+
+
+def test_pos_tagger_learns_the_toy_grammar_and_reports_per_tag_scores(pos_run):
+    metrics, _, output_dir = pos_run
+    assert metrics["val/acc"] >= 0.97 and metrics["test/acc"] >= 0.97
+    assert {"val/f1", "test/f1", "val/acc_best"} <= set(metrics)
+    report = (output_dir / "class_report.md").read_text()
+    assert all(f"| {tag} |" in report for tag in LEXICON) and "| PUNCT |" in report
+    assert (output_dir / "confusion.png").stat().st_size > 0
+
+
+def test_eval_reads_any_conllu_file_with_the_checkpoint_vocabulary(pos_run, treebank, tmp_path):
+    trained, _, output_dir = pos_run
+    checkpoint = json.loads((output_dir / "metrics.json").read_text())["checkpoint"]
+    # No training file is needed: the vocabulary travels in the checkpoint.
+    overrides = [*pos_overrides(treebank), "task.data.train_file=/nonexistent.conllu", f"ckpt_path={checkpoint}"]
+    evaluated, _ = evaluate(word_cfg("pos", "birnn", overrides, tmp_path, "eval"))
+    assert abs(evaluated["test/acc"] - trained["test/acc"]) < 1e-6
+    other = write_conllu(tmp_path / "other.conllu", [[("Anna", "PROPN"), ("sees", "VERB"), ("Boris", "PROPN")]])
+    evaluated, _ = evaluate(word_cfg("pos", "birnn", [*overrides, f"task.data.test_file={other}"], tmp_path, "eval"))
+    assert evaluated["test/acc"] == 1.0
+
+
+def test_eval_refuses_a_tag_outside_the_training_tag_set(pos_run, treebank, tmp_path):
+    _, _, output_dir = pos_run
+    bad = write_conllu(tmp_path / "bad.conllu", [[("Anna", "PROPN"), ("sees", "VERB"), ("it", "PRON")]])
+    overrides = [
+        *pos_overrides(treebank),
+        f"ckpt_path={output_dir}/checkpoints/last.ckpt",
+        f"task.data.test_file={bad}",
+    ]
+    with pytest.raises(DataError, match=f"{bad}:5: label 'PRON' is not in the training label set"):
+        evaluate(word_cfg("pos", "birnn", overrides, tmp_path, "eval"))
+
+
+def predict_cfg(task: str, checkpoint: Path | str, text: str):
+    return compose_config("predict", [f"task={task}", f"ckpt_path={checkpoint}", f"text={text}"])
+
+
+def test_predict_tags_typed_text_and_names_bad_requests(pos_run):
+    _, _, output_dir = pos_run
+    checkpoint = output_dir / "checkpoints" / "last.ckpt"
+    # "walk" after a determiner is a noun, after a noun phrase a verb; "Zelda" was never seen.
+    assert predict(predict_cfg("pos", checkpoint, "Zelda walk the walk .")) == (
+        "Zelda/PROPN walk/VERB the/DET walk/NOUN ./PUNCT"
+    )
+    with pytest.raises(ConfigError, match="text is empty"):
+        predict(predict_cfg("pos", checkpoint, "' '"))
+    with pytest.raises(ConfigError, match="was trained on task=pos, not task=sentiment"):
+        predict(predict_cfg("sentiment", checkpoint, "fine ."))
+
+
+def test_predict_refuses_a_model_without_vocabulary(make_cfg):
+    cfg = make_cfg("flip_stream", "rnn", "trainer.max_epochs=1", "trainer.min_epochs=1", "test=false")
+    train(cfg)
+    with pytest.raises(ConfigError, match="holds no word-level rnnlab model"):
+        predict(predict_cfg("pos", Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt", "hello"))
+
+
+def test_predict_cli_prints_word_tag_pairs(pos_run):
+    _, _, output_dir = pos_run
+    command = [sys.executable, "scripts/predict.py", "task=pos", f"ckpt_path={output_dir}/checkpoints/last.ckpt"]
+    result = subprocess.run(
+        [*command, "text=Anna likes the big dog ."], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Anna/PROPN likes/VERB the/DET big/ADJ dog/NOUN ./PUNCT"
+
+
+def test_sentiment_split_is_stratified_and_depends_on_split_seed_only(polarity, tmp_path):
+    def splits(*overrides):
+        datamodule = build_datamodule(
+            word_cfg("sentiment", "birnn", [*sentiment_overrides(polarity), *overrides], tmp_path)
+        )
+        return datamodule.read()
+
+    first, again, other_seed, other_split = splits(), splits("seed=7"), splits(), splits("task.data.split_seed=1")
+    assert first == again == other_seed
+    assert first["test"] != other_split["test"]
+    sizes = {name: len(examples) for name, examples in first.items()}
+    assert sizes == {"train": 240, "val": 30, "test": 30}
+    for examples in first.values():  # stratified: both labels in equal shares
+        assert sum(label == "positive" for _, label in examples) * 2 == len(examples)
+    seen = [tuple(words) for examples in first.values() for words, _ in examples]
+    assert len(seen) == 300  # every sentence in exactly one split
+
+
+@pytest.mark.parametrize("model", ["birnn", "deep_birnn", "lstm"])
+def test_sentence_classifier_reads_true_final_states(polarity, tmp_path, model):
+    """Padding changes nothing: a padded batch scores each sentence as if it were alone."""
+    cfg = word_cfg("sentiment", model, sentiment_overrides(polarity), tmp_path)
+    datamodule = build_datamodule(cfg)
+    module = build_module(cfg, vocab_of(datamodule)).eval()
+    batch = datamodule.split("val")[torch.arange(8)]
+    assert len(set(batch["lengths"].tolist())) > 1
+    with torch.no_grad():
+        together = module(batch["input"], batch["lengths"])
+        alone = [module(x[None, :n], n[None]) for x, n in zip(batch["input"], batch["lengths"], strict=True)]
+    torch.testing.assert_close(together, torch.cat(alone), atol=1e-6, rtol=0)
+
+
+def test_sentiment_trains_and_predicts_a_label_with_its_probability(polarity, tmp_path):
+    metrics, _objects = train(word_cfg("sentiment", "birnn", sentiment_overrides(polarity), tmp_path))
+    assert metrics["test/acc"] >= 0.95 and "test/f1" in metrics
+    label, probability = predict(
+        predict_cfg("sentiment", tmp_path / "checkpoints" / "last.ckpt", "a wonderful film .")
+    ).split("\t")
+    assert label == "positive" and 0.5 < float(probability) <= 1.0
+
+
+def test_long_sentences_beyond_the_limit_are_named(polarity, tmp_path):
+    cfg = word_cfg("sentiment", "birnn", [*sentiment_overrides(polarity), "task.data.max_words=5"], tmp_path)
+    with pytest.raises(
+        DataError, match=r"rt-polarity.neg:\d+: sentence of \d+ words is longer than task.data.max_words=5"
+    ):
+        build_datamodule(cfg).read()
+
+
+def most_frequent_tag_accuracy(train_sentences, dev_sentences) -> float:
+    """The classic baseline: each word's most frequent training tag, the overall most frequent for new words."""
+    from collections import Counter, defaultdict
+
+    counts, overall = defaultdict(Counter), Counter()
+    for sentence in train_sentences:
+        for word, tag in zip(sentence.words, sentence.tags, strict=True):
+            counts[word][tag] += 1
+            overall[tag] += 1
+    default = overall.most_common(1)[0][0]
+    pairs = [(w, t) for s in dev_sentences for w, t in zip(s.words, s.tags, strict=True)]
+    return sum((counts[w].most_common(1)[0][0] if w in counts else default) == t for w, t in pairs) / len(pairs)
+
+
+@pytest.mark.slow
+def test_real_ewt_tagger_beats_the_most_frequent_tag_baseline(tmp_path):
+    """Train on 1,600 EWT dev sentences, validate on the other 401: a few epochs beat the word-lookup baseline."""
+    from rnnlab.data.conllu_reader import read_conllu
+
+    source = DATA_DIR / "ud_english_ewt" / "en_ewt-ud-dev.conllu"
+    assert source.is_file(), f"{source} is missing; see ../shared/data/SOURCES.md or set RNNLAB_DATA_DIR"
+    blocks = source.read_text(encoding="utf-8").strip().split("\n\n")
+    (tmp_path / "train.conllu").write_text("\n\n".join(blocks[:1600]) + "\n", encoding="utf-8")
+    (tmp_path / "dev.conllu").write_text("\n\n".join(blocks[1600:]) + "\n", encoding="utf-8")
+    baseline = most_frequent_tag_accuracy(read_conllu(tmp_path / "train.conllu"), read_conllu(tmp_path / "dev.conllu"))
+    overrides = [
+        f"task.data.train_file={tmp_path}/train.conllu",
+        f"task.data.dev_file={tmp_path}/dev.conllu",
+        "model.hidden_size=64",
+        "trainer.max_epochs=8",
+        "test=false",
+    ]
+    metrics, _ = train(word_cfg("pos", "birnn", overrides, tmp_path / "run"))
+    assert metrics["val/acc_best"] > baseline + 0.02, (metrics["val/acc_best"], baseline)
