@@ -53,7 +53,14 @@ def main() -> None:
     dataset, size, batch_size = datamodule.split("train"), len(datamodule.split("train")), cfg.task.data.batch_size
     variants = {
         "random": EpochBatchSampler(size, batch_size, shuffle=True, seed=cfg.seed),
-        "bucketed": EpochBatchSampler(size, batch_size, shuffle=True, seed=cfg.seed, lengths=dataset.lengths),
+        "bucketed": EpochBatchSampler(
+            size,
+            batch_size,
+            shuffle=True,
+            seed=cfg.seed,
+            lengths=dataset.lengths,
+            equal_tokens="target" in dataset.tokens,
+        ),
     }
     rates: dict[str, list[float]] = {name: [] for name in variants}
     shares: dict[str, float] = {}

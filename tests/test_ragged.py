@@ -104,10 +104,13 @@ def zipf_lengths(size: int, seed: int = 0) -> torch.Tensor:
     return (2 * uniform.pow(-1 / 1.5)).clamp(max=150).long()  # Pareto tail, minimum 2
 
 
+@pytest.mark.parametrize("equal_tokens", [True, False])
 @pytest.mark.parametrize(("size", "batch_size", "bucket"), [(1000, 32, 50), (1000, 32, 3), (70, 8, 2), (5, 8, 50)])
-def test_length_buckets_cover_the_epoch_with_the_usual_number_of_batches(size, batch_size, bucket):
+def test_length_buckets_cover_the_epoch_with_the_usual_number_of_batches(size, batch_size, bucket, equal_tokens):
     lengths = zipf_lengths(size)
-    sampler = EpochBatchSampler(size, batch_size, shuffle=True, seed=3, lengths=lengths, bucket=bucket)
+    sampler = EpochBatchSampler(
+        size, batch_size, shuffle=True, seed=3, lengths=lengths, equal_tokens=equal_tokens, bucket=bucket
+    )
     for epoch in range(2):
         sampler.set_epoch(epoch)
         batches = list(sampler)
@@ -117,7 +120,7 @@ def test_length_buckets_cover_the_epoch_with_the_usual_number_of_batches(size, b
 
 def test_length_buckets_cut_padding_and_balance_tokens_per_batch():
     lengths = zipf_lengths(3200)
-    bucketed = list(EpochBatchSampler(3200, 32, shuffle=True, seed=0, lengths=lengths))
+    bucketed = list(EpochBatchSampler(3200, 32, shuffle=True, seed=0, lengths=lengths, equal_tokens=True))
     shuffled = list(EpochBatchSampler(3200, 32, shuffle=True, seed=0))
 
     def padding(batches):
@@ -127,6 +130,13 @@ def test_length_buckets_cut_padding_and_balance_tokens_per_batch():
     tokens = torch.tensor([int(lengths[b].sum()) for b in bucketed if lengths[b].max() < 100]).float()
     # Batches of short sentences hold more of them: tokens (the loss's weights) stay even.
     assert tokens.std() / tokens.mean() < 0.25
+
+
+def test_sequence_level_buckets_hold_batch_size_sequences():
+    lengths = zipf_lengths(3200)
+    batches = list(EpochBatchSampler(3200, 32, shuffle=True, seed=0, lengths=lengths))
+    assert {len(b) for b in batches} == {32}
+    assert all(lengths[b].max() - lengths[b].min() <= 0.5 * lengths[b].max() for b in batches if lengths[b].max() < 20)
 
 
 @pytest.mark.parametrize(

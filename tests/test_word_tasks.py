@@ -73,6 +73,8 @@ def pos_overrides(folder: Path) -> list[str]:
         "optimizer.lr=0.01",
         "trainer.max_epochs=6",
         "~trainer.max_time",
+        # A 500-step average would still be mostly the initial weights after these few dozen steps.
+        "~callbacks.weight_averaging",
     ]
 
 
@@ -102,6 +104,7 @@ def sentiment_overrides(folder: Path) -> list[str]:
         "optimizer.lr=0.01",
         "trainer.max_epochs=15",
         "~trainer.max_time",
+        "~callbacks.weight_averaging",
     ]
 
 
@@ -150,6 +153,31 @@ def test_eval_reads_any_conllu_file_with_the_checkpoint_vocabulary(pos_run, tree
     other = write_conllu(tmp_path / "other.conllu", [[("Anna", "PROPN"), ("sees", "VERB"), ("Boris", "PROPN")]])
     evaluated, _ = evaluate(word_cfg("pos", "birnn", [*overrides, f"task.data.test_file={other}"], tmp_path, "eval"))
     assert evaluated["test/acc"] == 1.0
+
+
+def test_weight_averaging_checkpoints_and_tests_the_averaged_weights(treebank, tmp_path):
+    overrides = [o for o in pos_overrides(treebank) if o != "~callbacks.weight_averaging"]
+    cfg = word_cfg(
+        "pos", "birnn", [*overrides, "callbacks.weight_averaging.decay=0.9", "trainer.max_epochs=2"], tmp_path
+    )
+    trained, _ = train(cfg)
+    checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    averaged, current = checkpoint["state_dict"], checkpoint["current_model_state"]
+    assert averaged.keys() == current.keys()
+    assert not torch.equal(averaged["net.output.V"], current["net.output.V"])
+    best = json.loads((tmp_path / "metrics.json").read_text())["checkpoint"]
+    (tmp_path / "eval").mkdir()
+    evaluated, _ = evaluate(word_cfg("pos", "birnn", [*overrides, f"ckpt_path={best}"], tmp_path / "eval", "eval"))
+    assert abs(evaluated["test/acc"] - trained["test/acc"]) < 1e-6
+
+
+def test_vocabulary_words_that_look_like_config_markers_survive(treebank, tmp_path):
+    # EWT has the word "???", OmegaConf's marker of a missing value; "${x}" would be an interpolation.
+    cfg = word_cfg("pos", "birnn", pos_overrides(treebank), tmp_path)
+    vocab = build_datamodule(cfg).vocab.to_dict()
+    vocab["words"] += ["???", "${x}"]
+    vocab["word_counts"] += [1, 1]
+    assert build_datamodule(cfg, vocab).vocab.words[-2:] == ["???", "${x}"]
 
 
 def test_eval_refuses_a_tag_outside_the_training_tag_set(pos_run, treebank, tmp_path):
@@ -278,6 +306,7 @@ def test_real_ewt_tagger_beats_the_most_frequent_tag_baseline(tmp_path):
         "model.hidden_size=64",
         "trainer.max_epochs=8",
         "test=false",
+        "~callbacks.weight_averaging",  # its 500-step horizon is longer than this run
     ]
     metrics, _ = train(word_cfg("pos", "birnn", overrides, tmp_path / "run"))
     assert metrics["val/acc_best"] > baseline + 0.02, (metrics["val/acc_best"], baseline)

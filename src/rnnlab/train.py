@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 
 from rnnlab.build import build_datamodule, build_module, vocab_of
 from rnnlab.config import validate
+from rnnlab.evaluate import load_checkpoint
 from rnnlab.runs import format_metrics, log, make_trainer, scalar_metrics, write_metrics
 
 
@@ -25,7 +26,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     metrics = scalar_metrics(trainer.callback_metrics)
 
     checkpoint = trainer.checkpoint_callback
-    # Read before testing: trainer.test(ckpt_path=...) restores the callback state saved in that file.
+    # Read before testing, which loads the best weights into the module.
     best, last = (checkpoint.best_model_path, checkpoint.last_model_path) if checkpoint else ("", "")
     best_score = float(checkpoint.best_model_score) if best else None
     testable = datamodule.has_split("test")
@@ -37,8 +38,12 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
             cfg.task.name,
         )
     if cfg.test and testable:
-        # Test the best checkpoint, so `scripts/eval.py ckpt_path=<best>` reproduces these numbers.
-        trainer.test(module, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
+        # Test the best checkpoint's state_dict, exactly what `scripts/eval.py ckpt_path=<best>` loads. Not
+        # trainer.test(ckpt_path=...): with weight averaging that restores the raw weights, not the averaged
+        # ones validation chose.
+        if best:
+            module.load_state_dict(load_checkpoint(best)["state_dict"])
+        trainer.test(module, datamodule=datamodule)
         test_metrics = scalar_metrics(trainer.callback_metrics, "test/")
         metrics.update(test_metrics)
     write_metrics(cfg.paths.output_dir, {**metrics, "checkpoint": best or None})

@@ -32,6 +32,7 @@ class ClassReport(L.Callback):
         samples = self.tagged_examples(trainer, pl_module, Vocabulary.from_dict(vocab))
         if trainer.is_global_zero:
             out = Path(trainer.default_root_dir)
+            out.mkdir(parents=True, exist_ok=True)
             (out / "class_report.md").write_text(f"# Validation after epoch {trainer.current_epoch}\n\n{table}\n")
             figure.savefig(out / "confusion.png", dpi=110)
         for logger in trainer.loggers:

@@ -79,17 +79,25 @@ class EpochBatchSampler(Sampler[Tensor]):
     """Yields index tensors of ``batch_size``; shuffled by (seed, epoch) when ``shuffle``.
 
     With ``lengths`` (variable-length sequences), a shuffled epoch is cut into buckets of ``bucket`` batches,
-    each sorted by length and split into as many batches as before, each holding about the same number of
-    tokens (many short sequences or a few long ones); then the batches are shuffled. Little of a batch is
-    padding, and since the loss is a mean over tokens, every token weighs about the same, as with random
-    batches; equal-count batches of short sentences would give each of their few tokens many times the weight.
+    each sorted by length and split into as many batches as before; then the batches are shuffled. Little of a
+    batch is padding. With ``equal_tokens`` (a loss averaged over tokens, as in tagging) a bucket's batches hold
+    about the same number of tokens (many short sequences or a few long ones), so every token weighs about the
+    same, as with random batches: equal-count batches of short sentences would give each of their few tokens
+    many times the weight. Without it (a loss averaged over sequences) they hold equal numbers of sequences.
     """
 
     def __init__(
-        self, size: int, batch_size: int, shuffle: bool, seed: int = 0, lengths: Tensor | None = None, bucket: int = 50
+        self,
+        size: int,
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        lengths: Tensor | None = None,
+        equal_tokens: bool = False,
+        bucket: int = 50,
     ) -> None:
         self.size, self.batch_size, self.shuffle, self.seed = size, batch_size, shuffle, seed
-        self.lengths, self.bucket = lengths, bucket
+        self.lengths, self.equal_tokens, self.bucket = lengths, equal_tokens, bucket
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -110,9 +118,9 @@ class EpochBatchSampler(Sampler[Tensor]):
         batches = []
         for chunk in order.split(self.bucket * self.batch_size):
             by_length = chunk[torch.argsort(self.lengths[chunk], stable=True)]
-            batches += by_length.split(
-                equal_token_sizes(self.lengths[by_length], math.ceil(len(chunk) / self.batch_size))
-            )
+            parts = math.ceil(len(chunk) / self.batch_size)
+            sizes = equal_token_sizes(self.lengths[by_length], parts) if self.equal_tokens else self.batch_size
+            batches += by_length.split(sizes)
         for i in torch.randperm(len(batches), generator=generator).tolist():
             yield batches[i]
 
@@ -132,6 +140,8 @@ def equal_token_sizes(lengths: Tensor, parts: int) -> list[int]:
 def tensor_loader(tensors: dict[str, Tensor] | Dataset, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
     """Batches of a dict of equal-length tensors, or of any dataset indexable by an index tensor."""
     dataset = TensorBatches(tensors) if isinstance(tensors, dict) else tensors
-    sampler = EpochBatchSampler(len(dataset), batch_size, shuffle, seed, lengths=getattr(dataset, "lengths", None))
+    lengths = getattr(dataset, "lengths", None)
+    per_token_target = "target" in getattr(dataset, "tokens", {})
+    sampler = EpochBatchSampler(len(dataset), batch_size, shuffle, seed, lengths=lengths, equal_tokens=per_token_target)
     # batch_size=None: the sampler already yields whole batches of indices.
     return DataLoader(dataset, sampler=sampler, batch_size=None, num_workers=0)
