@@ -16,10 +16,9 @@ import time
 import torch
 from hydra import compose, initialize_config_dir
 
-from rnnlab.build import build_datamodule, build_module, vocab_of
+from rnnlab.build import build_datamodule, build_module
 from rnnlab.config import CONFIG_DIR
 from rnnlab.data.batches import EpochBatchSampler
-from rnnlab.module import ignore_padding, masked_cross_entropy
 
 
 def run(module, optimizer, dataset, sampler, steps: int) -> tuple[float, int, int]:
@@ -27,8 +26,7 @@ def run(module, optimizer, dataset, sampler, steps: int) -> tuple[float, int, in
     start = time.perf_counter()
     for _, index in zip(range(steps), sampler, strict=False):
         batch = dataset[index]
-        logits = module(batch["input"], batch["lengths"])
-        loss = masked_cross_entropy(logits, ignore_padding(batch["target"], batch.get("mask")))
+        loss = module.step(batch, "train")  # the training step's forward pass, loss and metrics
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -47,7 +45,7 @@ def main() -> None:
         cfg = compose("train", overrides=args.overrides)
     torch.manual_seed(cfg.seed)
     datamodule = build_datamodule(cfg)
-    module = build_module(cfg, vocab_of(datamodule)).train()
+    module = build_module(cfg, datamodule.vocab).train()
     optimizer = module.configure_optimizers()
     optimizer = optimizer["optimizer"] if isinstance(optimizer, dict) else optimizer
     dataset, size, batch_size = datamodule.split("train"), len(datamodule.split("train")), cfg.task.data.batch_size

@@ -13,7 +13,7 @@ import pytest
 import torch
 from conftest import DATA_DIR, MODELS, QUIET, REPO_ROOT, compose_config
 
-from rnnlab.build import build_datamodule, build_module, vocab_of
+from rnnlab.build import build_datamodule, build_module
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.evaluate import evaluate
 from rnnlab.predict import predict
@@ -119,7 +119,7 @@ def test_word_tasks_build_with_every_model(treebank, polarity, tmp_path, task, m
     overrides = pos_overrides(treebank) if task == "pos" else sentiment_overrides(polarity)
     cfg = word_cfg(task, model, overrides, tmp_path)
     datamodule = build_datamodule(cfg)
-    module = build_module(cfg, vocab_of(datamodule))
+    module = build_module(cfg, datamodule.vocab)
     batch = next(iter(datamodule.train_dataloader()))
     logits = module(batch["input"], batch["lengths"])
     num_classes = 6 if task == "pos" else 2  # the toy tag set with PUNCT; positive/negative
@@ -249,7 +249,7 @@ def test_sentence_classifier_reads_true_final_states(polarity, tmp_path, model):
     """Padding changes nothing: a padded batch scores each sentence as if it were alone."""
     cfg = word_cfg("sentiment", model, sentiment_overrides(polarity), tmp_path)
     datamodule = build_datamodule(cfg)
-    module = build_module(cfg, vocab_of(datamodule)).eval()
+    module = build_module(cfg, datamodule.vocab).eval()
     batch = datamodule.split("val")[torch.arange(8)]
     assert len(set(batch["lengths"].tolist())) > 1
     with torch.no_grad():

@@ -61,12 +61,6 @@ def build_module(cfg: DictConfig, vocab: Vocabulary | None = None) -> SequenceCl
 
 def build_datamodule(cfg: DictConfig, vocab: dict | None = None) -> L.LightningDataModule:
     """The task's data module; ``vocab`` (a checkpoint's) replaces the one a word-level task builds from train."""
-    if vocab is None:
-        return hydra.utils.instantiate(cfg.task.data, _convert_="all")
-    # Passed to the partial, not to instantiate: OmegaConf would read words such as "???" or "${x}" as markers.
-    return hydra.utils.instantiate(cfg.task.data, _convert_="all", _partial_=True)(vocab=vocab)
-
-
-def vocab_of(datamodule: L.LightningDataModule) -> Vocabulary | None:
-    """The training vocabulary of a word-level data module (None for numeric tasks)."""
-    return getattr(datamodule, "vocab", None)
+    factory = hydra.utils.instantiate(cfg.task.data, _convert_="all", _partial_=True)
+    # Given to the partial, not to instantiate: OmegaConf would read words such as "???" or "${x}" as markers.
+    return factory(vocab=vocab) if vocab is not None else factory()

@@ -10,7 +10,6 @@ from omegaconf import DictConfig
 
 from rnnlab.build import build_datamodule, build_module
 from rnnlab.config import validate
-from rnnlab.data.words import Vocabulary
 from rnnlab.errors import ConfigError
 from rnnlab.runs import format_metrics, log, make_trainer, scalar_metrics, write_metrics
 
@@ -60,9 +59,8 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     checkpoint = load_checkpoint(cfg.ckpt_path)
     check_compatible(checkpoint, cfg, cfg.ckpt_path)
     # Word-level tasks read the test file with the training vocabulary stored in the checkpoint.
-    vocab = checkpoint["hyper_parameters"].get("vocab")
-    datamodule = build_datamodule(cfg, vocab)
-    module = build_module(cfg, Vocabulary.from_dict(vocab) if vocab else None)
+    datamodule = build_datamodule(cfg, checkpoint["hyper_parameters"].get("vocab"))
+    module = build_module(cfg, datamodule.vocab)
     module.load_state_dict(checkpoint["state_dict"])
     trainer = make_trainer(cfg, with_callbacks=False)
     trainer.test(module, datamodule=datamodule)

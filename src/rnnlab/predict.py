@@ -28,9 +28,9 @@ def load_predictor(path: str) -> tuple[RecurrentNet, Vocabulary, dict]:
 
 
 @torch.no_grad()
-def predict_words(net: RecurrentNet, vocab: Vocabulary, config: dict, words: list[str]) -> torch.Tensor:
+def predict_words(net: RecurrentNet, vocab: Vocabulary, words: list[str], max_word_chars: int) -> torch.Tensor:
     """Class probabilities for one sentence: (T, classes) for tagging, (classes,) for a sentence classifier."""
-    ids = vocab.encode_words(words, config["task"]["data"]["max_word_chars"]).unsqueeze(0)
+    ids = vocab.encode_words(words, max_word_chars).unsqueeze(0).to(net.output.V.device)
     return net(ids, torch.tensor([len(words)])).softmax(-1)[0]
 
 
@@ -42,7 +42,7 @@ def predict(cfg: DictConfig) -> str:
     words = str(cfg.text).split()
     if not words:
         raise ConfigError('text is empty; pass the words to read, e.g. text="I can speak fluent Hindi ."')
-    probabilities = predict_words(net, vocab, config, words)
+    probabilities = predict_words(net, vocab, words, config["task"]["data"]["max_word_chars"])
     if config["task"]["head"] == "many_to_many":
         return " ".join(
             f"{word}/{vocab.labels[i]}" for word, i in zip(words, probabilities.argmax(-1).tolist(), strict=True)

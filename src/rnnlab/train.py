@@ -7,7 +7,7 @@ from typing import Any
 import lightning as L
 from omegaconf import DictConfig
 
-from rnnlab.build import build_datamodule, build_module, vocab_of
+from rnnlab.build import build_datamodule, build_module
 from rnnlab.config import validate
 from rnnlab.evaluate import load_checkpoint
 from rnnlab.runs import format_metrics, log, make_trainer, scalar_metrics, write_metrics
@@ -18,7 +18,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     validate(cfg)
     L.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg)
-    module = build_module(cfg, vocab_of(datamodule))
+    module = build_module(cfg, datamodule.vocab)
     trainer = make_trainer(cfg)
 
     if cfg.train:

@@ -5,16 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L
-import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from rnnlab.analysis.classes import confusion_figure, score_table
 from rnnlab.data.word_data import WordDataModule
-from rnnlab.data.words import Vocabulary
+from rnnlab.predict import predict_words
 
 
 class ClassReport(L.Callback):
-    """For word-level tasks (``per_class`` metrics and a vocabulary): after each validation, TensorBoard gets
+    """For word-level tasks (``per_class`` metrics and a word data module): after each validation, TensorBoard gets
     ``val/class_scores`` (markdown table), ``val/confusion`` (figure) and ``val/samples`` (the first
     ``samples`` validation examples with their predictions, errors marked "word/PRED (gold GOLD)").
     The latest table and figure are also written to the run directory (``class_report.md``, ``confusion.png``).
@@ -24,12 +23,12 @@ class ClassReport(L.Callback):
         self.samples = samples
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        confusion, vocab = pl_module.confusion.get("val"), pl_module.hparams.get("vocab")
-        if trainer.sanity_checking or confusion is None or not vocab:
+        confusion, datamodule = pl_module.confusion.get("val"), trainer.datamodule
+        if trainer.sanity_checking or confusion is None or not isinstance(datamodule, WordDataModule):
             return
-        labels = vocab["labels"]
+        labels = datamodule.vocab.labels
         table, figure = score_table(confusion.cpu(), labels), confusion_figure(confusion.cpu(), labels)
-        samples = self.tagged_examples(trainer, pl_module, Vocabulary.from_dict(vocab))
+        samples = self.tagged_examples(datamodule, pl_module)
         if trainer.is_global_zero:
             out = Path(trainer.default_root_dir)
             out.mkdir(parents=True, exist_ok=True)
@@ -42,16 +41,11 @@ class ClassReport(L.Callback):
                 if samples:
                     logger.experiment.add_text("val/samples", "\n\n".join(samples), trainer.global_step)
 
-    def tagged_examples(self, trainer: L.Trainer, pl_module: L.LightningModule, vocab: Vocabulary) -> list[str]:
-        datamodule = trainer.datamodule
-        if not self.samples or not isinstance(datamodule, WordDataModule):
-            return []
-        lines = []
-        with torch.no_grad():
-            for words, gold in datamodule.examples("val", self.samples):
-                ids = vocab.encode_words(words, datamodule.max_word_chars).unsqueeze(0).to(pl_module.device)
-                predicted = pl_module(ids, torch.tensor([len(words)]))[0].argmax(-1).tolist()
-                lines.append(describe(words, gold, predicted, vocab.labels))
+    def tagged_examples(self, datamodule: WordDataModule, pl_module: L.LightningModule) -> list[str]:
+        vocab, lines = datamodule.vocab, []
+        for words, gold in datamodule.examples("val", self.samples):
+            predicted = predict_words(pl_module.net, vocab, words, datamodule.max_word_chars).argmax(-1).tolist()
+            lines.append(describe(words, gold, predicted, vocab.labels))
         return lines
 
 

@@ -16,6 +16,9 @@ class InMemoryDataModule(L.LightningDataModule):
     function of the split and their settings); this class caches the splits and serves them as
     shuffled-by-(seed, epoch) batches."""
 
+    # Word-level subclasses: the training Vocabulary. Numeric inputs have none.
+    vocab = None
+
     def __init__(self, batch_size: int = 32, eval_batch_size: int = 1024, seed: int = 0) -> None:
         super().__init__()
         self.batch_size, self.eval_batch_size, self.seed = batch_size, eval_batch_size, seed
