@@ -19,8 +19,11 @@ REPO_ROOT = CONFIG_DIR.parent
 # them fail rather than skip when they are missing: the corpora are part of the project's setup.
 DATA_DIR = Path(os.environ.get("RNNLAB_DATA_DIR") or REPO_ROOT.parent / "shared" / "data")
 TASKS = sorted(p.stem for p in (CONFIG_DIR / "task").glob("*.yaml"))
-# Tasks whose data rnnlab generates; the others read corpora (tests/test_word_tasks.py).
-GENERATED_TASKS = [task for task in TASKS if task not in ("pos", "sentiment")]
+# Character tasks (tests/test_char_tasks.py) and word tasks (tests/test_word_tasks.py); the rest are the
+# classifiers of generated bit and cue sequences.
+CHAR_TASKS = ["caption", "char_lm", "translate"]
+WORD_TASKS = ["pos", "sentiment"]
+GENERATED_TASKS = [task for task in TASKS if task not in (*CHAR_TASKS, *WORD_TASKS)]
 MODELS = sorted(p.stem for p in (CONFIG_DIR / "model").glob("*.yaml"))
 
 # In-process runs: CPU, no progress bars, summaries or loggers (the CLI tests cover those).

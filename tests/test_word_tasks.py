@@ -212,7 +212,7 @@ def test_predict_tags_typed_text_and_names_bad_requests(pos_run):
 def test_predict_refuses_a_model_without_vocabulary(make_cfg):
     cfg = make_cfg("flip_stream", "rnn", "trainer.max_epochs=1", "trainer.min_epochs=1", "test=false")
     train(cfg)
-    with pytest.raises(ConfigError, match="holds no word-level rnnlab model"):
+    with pytest.raises(ConfigError, match="holds no rnnlab model with a vocabulary"):
         predict(predict_cfg("pos", Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt", "hello"))
 
 

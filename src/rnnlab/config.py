@@ -9,7 +9,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.errors import ConfigError
-from rnnlab.models import CELLS, HEADS, IMPLS
+from rnnlab.models import CELLS, IMPLS, TASK_HEADS
 from rnnlab.models.cell import NONLINEARITIES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -96,12 +96,14 @@ def validate(cfg: DictConfig) -> None:
         f"model.dropout={model.dropout} acts between layers; with model.num_layers=1 there is none "
         "(set model.num_layers>1 or model.dropout=0)",
     )
-    _require(task.head in HEADS, f"task.head={task.head!r} is not one of {', '.join(HEADS)}")
+    _require(task.head in TASK_HEADS, f"task.head={task.head!r} is not one of {', '.join(TASK_HEADS)}")
     _require(
         not (task.causal and model.bidirectional),
-        f"task {task.name} is causal (each output may only see the past), but the model is bidirectional; "
-        "use a unidirectional model such as model=rnn or model=lstm",
+        f"task {task.name} is causal (each output may only see the past), but the model is bidirectional: its "
+        "backward direction would read the future it must predict; use a unidirectional model such as "
+        "model=rnn or model=lstm",
     )
+    _validate_generation(cfg)
     fractions = OmegaConf.select(cfg, "task.data.fractions")
     if fractions is not None:
         _require(
@@ -110,3 +112,27 @@ def validate(cfg: DictConfig) -> None:
         )
     for split, size in (OmegaConf.select(cfg, "task.data.sizes") or {}).items():
         _require(isinstance(size, int) and size > 0, f"task.data.sizes.{split}={size!r} must be a positive integer")
+
+
+def _validate_generation(cfg: DictConfig) -> None:
+    """Settings of the character tasks: input encodings, truncated BPTT, sampling."""
+    from rnnlab.models.generators import ENCODINGS
+
+    for node in ("task", "task.decoder", "task.encoder"):
+        encoding = OmegaConf.select(cfg, f"{node}.input_encoding")
+        if encoding is None:
+            continue
+        _require(encoding in ENCODINGS, f"{node}.input_encoding={encoding!r} is not one of {', '.join(ENCODINGS)}")
+        if encoding == "embedding":
+            _positive_int(cfg, f"{node}.embedding_dim")
+            _require(
+                OmegaConf.select(cfg, f"{node}.embedding_dim") is not None,
+                f"{node}.input_encoding=embedding needs {node}.embedding_dim (e.g. {node}.embedding_dim=64)",
+            )
+    for key in ("task.bptt", "task.data.window", "task.sample.length"):
+        _positive_int(cfg, key)
+    temperature = OmegaConf.select(cfg, "task.sample.temperature")
+    _require(
+        temperature is None or temperature > 0,
+        f"task.sample.temperature={temperature} must be > 0 (small: nearly greedy, 1: the model's distribution)",
+    )

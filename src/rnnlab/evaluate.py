@@ -1,4 +1,4 @@
-"""Evaluation: load a checkpoint into the configured model and run the test split."""
+"""Evaluation: load a checkpoint into the configured model and score the test split (or ``split=val``)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ ARCHITECTURE_KEYS = (
     "task.num_outputs",
     "task.head",
     "task.encoder",
+    "task.decoder",
+    "task.input_encoding",
+    "task.embedding_dim",
 )
 
 
@@ -63,8 +66,11 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     module = build_module(cfg, datamodule.vocab)
     module.load_state_dict(checkpoint["state_dict"])
     trainer = make_trainer(cfg, with_callbacks=False)
-    trainer.test(module, datamodule=datamodule)
-    metrics = scalar_metrics(trainer.callback_metrics, "test/")
+    split = cfg.get("split", "test")
+    if split not in ("test", "val"):
+        raise ConfigError(f"split={split!r} is not one of test, val")
+    (trainer.test if split == "test" else trainer.validate)(module, datamodule=datamodule)
+    metrics = scalar_metrics(trainer.callback_metrics, f"{split}/")
     write_metrics(cfg.paths.output_dir, {**metrics, "checkpoint": str(cfg.ckpt_path)})
     log.info("Test metrics:    %s", format_metrics(metrics))
     return metrics, {"cfg": cfg, "datamodule": datamodule, "module": module, "trainer": trainer}

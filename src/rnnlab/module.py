@@ -79,7 +79,38 @@ class StageMetrics(nn.Module):
             metric.reset()
 
 
-class SequenceClassifier(L.LightningModule):
+class RecurrentModule(L.LightningModule):
+    """What every rnnlab LightningModule shares: optimizer and scheduler injected as partials (Hydra
+    ``_partial_: true``) and completed with the parameters; ``config`` (the plain-dict run configuration) and
+    ``vocab`` (plain lists) stored in every checkpoint, so predictions need neither the config files nor the
+    training data; ``monitor``, the metric a plateau scheduler watches."""
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., Any] | None = None,
+        config: dict | None = None,
+        vocab: dict | None = None,
+        monitor: str = "val/loss",
+    ) -> None:
+        super().__init__()
+        # Collects the subclass's own arguments too (Lightning walks the __init__ frames).
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
+        self.net, self.optimizer_factory, self.scheduler_factory = net, optimizer, scheduler
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer=optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "monitor": self.hparams.monitor, "interval": "epoch"},
+        }
+
+
+class SequenceClassifier(RecurrentModule):
     def __init__(
         self,
         net: RecurrentNet,
@@ -91,17 +122,12 @@ class SequenceClassifier(L.LightningModule):
         per_class: bool = False,
         monitor: str = "val/loss",
     ) -> None:
-        """``optimizer``/``scheduler`` are partials (Hydra ``_partial_: true``) completed with the parameters;
-        ``config`` is the plain-dict run configuration stored in every checkpoint, ``vocab`` (plain lists, see
-        :class:`~rnnlab.data.words.Vocabulary`) too, so predictions need no training data. ``gradients="manual"``
-        trains with the hand-written BPTT of :mod:`rnnlab.analysis.bptt` instead of autograd (slow; for
-        teaching). ``per_class`` adds macro-F1 and confusion matrices to the metrics; ``monitor`` is the metric a
-        plateau scheduler watches."""
-        super().__init__()
+        """See :class:`RecurrentModule`. ``gradients="manual"`` trains with the hand-written BPTT of
+        :mod:`rnnlab.analysis.bptt` instead of autograd (slow; for teaching). ``per_class`` adds macro-F1 and
+        confusion matrices to the metrics."""
         if gradients not in GRADIENTS:
             raise ValueError(f"gradients must be one of {list(GRADIENTS)}, got {gradients!r}")
-        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
-        self.net, self.optimizer_factory, self.scheduler_factory = net, optimizer, scheduler
+        super().__init__(net, optimizer, scheduler, config, vocab, monitor)
         self.gradients = gradients
         # Manual gradients replace loss.backward(), so Lightning must not run its own backward pass.
         self.automatic_optimization = gradients == "autograd"
@@ -177,13 +203,3 @@ class SequenceClassifier(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
-
-    def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(params=self.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        scheduler = self.scheduler_factory(optimizer=optimizer)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "monitor": self.hparams.monitor, "interval": "epoch"},
-        }

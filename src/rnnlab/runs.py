@@ -38,7 +38,10 @@ def instantiate_group(group: DictConfig | None) -> list:
 def make_trainer(cfg: DictConfig, with_callbacks: bool = True) -> L.Trainer:
     callbacks = instantiate_group(cfg.get("callbacks")) if with_callbacks else []
     loggers = instantiate_group(cfg.get("logger"))
-    return hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    # Truncated BPTT steps the optimizer itself, clipping with this same setting (rnnlab.language_model);
+    # Lightning refuses it in manual optimization.
+    own_clipping = {"gradient_clip_val": None} if cfg.task.get("head") == "language_model" else {}
+    return hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **own_clipping)
 
 
 def scalar_metrics(metrics: dict, prefix: str = "") -> dict[str, float]:

@@ -1,10 +1,18 @@
 """Lightning callbacks of rnnlab: gradient flow through time, the non-finite guard, steps-to-solve, per-class
-reports."""
+reports, generated samples."""
 
 from rnnlab.callbacks.class_report import ClassReport
 from rnnlab.callbacks.gradient_flow import GradientFlowMonitor
 from rnnlab.callbacks.nonfinite_guard import NonFiniteGuard
+from rnnlab.callbacks.samples import GeneratedSamples
 from rnnlab.callbacks.solve_tracker import SolveTracker
 from rnnlab.errors import TrainingDiverged
 
-__all__ = ["ClassReport", "GradientFlowMonitor", "NonFiniteGuard", "SolveTracker", "TrainingDiverged"]
+__all__ = [
+    "ClassReport",
+    "GeneratedSamples",
+    "GradientFlowMonitor",
+    "NonFiniteGuard",
+    "SolveTracker",
+    "TrainingDiverged",
+]

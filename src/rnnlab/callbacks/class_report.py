@@ -23,7 +23,7 @@ class ClassReport(L.Callback):
         self.samples = samples
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        confusion, datamodule = pl_module.confusion.get("val"), trainer.datamodule
+        confusion, datamodule = getattr(pl_module, "confusion", {}).get("val"), trainer.datamodule
         if trainer.sanity_checking or confusion is None or not isinstance(datamodule, WordDataModule):
             return
         labels = datamodule.vocab.labels

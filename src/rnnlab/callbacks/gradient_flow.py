@@ -7,6 +7,7 @@ import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from rnnlab.analysis.gradient_flow import GradientFlow, measure
+from rnnlab.models import RecurrentNet
 from rnnlab.module import ignore_padding, masked_cross_entropy
 
 
@@ -25,7 +26,8 @@ class GradientFlowMonitor(L.Callback):
         self.max_examples, self.histograms = max_examples, histograms
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking or not trainer.val_dataloaders:
+        # Classifiers only: generators' batches and outputs have another shape.
+        if trainer.sanity_checking or not trainer.val_dataloaders or not isinstance(pl_module.net, RecurrentNet):
             return
         net, batch = pl_module.net, next(iter(trainer.val_dataloaders))
         # Validation runs in inference mode; these tensors need autograd.

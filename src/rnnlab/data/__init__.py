@@ -1,9 +1,20 @@
-"""Data: generated bit problems, the long-range cue task, real corpora (UD treebanks, sentence polarity),
-and in-memory batching."""
+"""Data: generated bit problems, the long-range cue task, dates to translate, real corpora (UD treebanks,
+sentence polarity, any text for a character LM, scikit-learn's digits for captions), and in-memory batching."""
 
 from rnnlab.data.bits_datamodule import BitsDataModule
+from rnnlab.data.char_text import CharTextDataModule
+from rnnlab.data.dates import DateTranslationDataModule
+from rnnlab.data.digit_captions import DigitCaptionDataModule
 from rnnlab.data.long_range import LongRangeDataModule
 from rnnlab.data.polarity import SentenceDataModule
 from rnnlab.data.tagging import TaggingDataModule
 
-__all__ = ["BitsDataModule", "LongRangeDataModule", "SentenceDataModule", "TaggingDataModule"]
+__all__ = [
+    "BitsDataModule",
+    "CharTextDataModule",
+    "DateTranslationDataModule",
+    "DigitCaptionDataModule",
+    "LongRangeDataModule",
+    "SentenceDataModule",
+    "TaggingDataModule",
+]

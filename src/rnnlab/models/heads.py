@@ -8,8 +8,8 @@ Which hidden states it reads is the configuration:
   one-to-one case of bit problems 1 and 2). A bidirectional backbone contributes both directions' final
   states: the forward one after the last valid step, the backward one after step 0.
 
-One-to-many and the unaligned many-to-many (seq2seq) need a decoder that feeds back its own outputs; they
-are built with the character tasks.
+The language model, one-to-many and the unaligned many-to-many (seq2seq) generate: their networks feed back
+their own outputs (:mod:`rnnlab.models.generators`). ``TASK_HEADS`` lists every configuration a task may name.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from torch import Tensor, nn
 from rnnlab.models.backbone import RecurrentBackbone
 
 HEADS = ("many_to_many", "many_to_one")
+GENERATOR_HEADS = ("one_to_many", "seq2seq")  # a source conditions a decoder
+TASK_HEADS = (*HEADS, "language_model", *GENERATOR_HEADS)
 
 
 class OutputLayer(nn.Module):

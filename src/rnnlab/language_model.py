@@ -1,0 +1,195 @@
+"""The character language model's LightningModule: truncated BPTT over contiguous streams.
+
+Each batch holds the next ``window`` characters of B parallel streams (see :mod:`rnnlab.data.char_text`).
+Training follows Lightning 2's recipe for truncated BPTT (manual optimization): the batch is split into chunks
+of ``bptt`` characters (``x.split(bptt, dim=1)``: full chunks, the last one shorter); each chunk is one
+forward pass, one backward pass and one optimizer step, and the hidden state it leaves is detached before the
+next chunk reads it, so gradients flow back at most ``bptt`` steps and never into an earlier chunk. A sequence
+of length T thus makes ⌈T / bptt⌉ optimizer steps. The state is carried from batch to batch (the streams
+continue), reset when an epoch starts over, and carried the same way through validation and test, whose loss
+is therefore the loss of reading each split as one continuous text. Gradient clipping, off in manual mode,
+is applied here from the same key as in automatic mode (``trainer.gradient_clip_val``).
+
+Metrics per stage: ``loss`` (nats per character), ``bpc`` (bits per character, loss / ln 2), ``ppl``
+(perplexity, e^loss) and ``acc`` (next-character accuracy), all weighted by characters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.optim.lr_scheduler import ReduceLROnPlateau
+from torchmetrics import MeanMetric, MinMetric
+
+from rnnlab.data.alphabet import Alphabet
+from rnnlab.errors import DataError
+from rnnlab.models.backbone import State
+from rnnlab.models.generators import CharRNN, detach_state
+from rnnlab.module import STAGES, RecurrentModule
+
+
+class TextMetrics(nn.Module):
+    """Running character-weighted loss and accuracy of one stage; no device sync until ``compute``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loss, self.acc = MeanMetric(), MeanMetric()
+
+    def update(self, loss: Tensor, logits: Tensor, target: Tensor) -> None:
+        self.loss.update(loss.detach(), weight=target.numel())
+        self.acc.update((logits.detach().argmax(-1) == target).float())
+
+    def compute(self) -> dict[str, Tensor]:
+        loss = self.loss.compute()
+        return {"loss": loss, "bpc": loss / math.log(2), "ppl": loss.exp(), "acc": self.acc.compute()}
+
+    def reset(self) -> None:
+        self.loss.reset()
+        self.acc.reset()
+
+
+class LanguageModel(RecurrentModule):
+    def __init__(
+        self,
+        net: CharRNN,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., Any] | None = None,
+        config: dict | None = None,
+        vocab: dict | None = None,
+        monitor: str = "val/loss",
+        bptt: int = 100,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str = "norm",
+        sample: dict | None = None,
+    ) -> None:
+        """``vocab``: the alphabet (:class:`~rnnlab.data.alphabet.Alphabet` as a dict); ``sample``: the text
+        sample written after each validation (``prime``, ``length``, ``temperature``, ``greedy``)."""
+        super().__init__(net, optimizer, scheduler, config, vocab, monitor)
+        self.automatic_optimization = False  # truncated BPTT steps the optimizer once per chunk
+        self.bptt, self.clip_val, self.clip_algorithm = bptt, gradient_clip_val, gradient_clip_algorithm
+        self.train_metrics, self.val_metrics, self.test_metrics = (TextMetrics() for _ in STAGES)
+        self.val_loss_best = MinMetric()
+        # The hidden state each stage's streams have reached: carried across batches, reset per epoch.
+        self.states: dict[str, State | None] = {}
+
+    def forward(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        return self.net(ids, state)
+
+    def chunk_loss(self, ids: Tensor, target: Tensor, state: State | None) -> tuple[Tensor, Tensor, State]:
+        logits, state = self(ids, state)
+        return F.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1)), logits, state
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        optimizer = self.optimizers()
+        state = self.states.get("train")
+        for ids, target in zip(batch["input"].split(self.bptt, 1), batch["target"].split(self.bptt, 1), strict=True):
+            loss, logits, state = self.chunk_loss(ids, target, state)
+            optimizer.zero_grad()
+            self.manual_backward(loss)
+            if self.clip_val:
+                self.clip_gradients(optimizer, self.clip_val, self.clip_algorithm)
+            optimizer.step()
+            state = detach_state(state)  # the chunk boundary: no gradient flows into the chunk before
+            self.train_metrics.update(loss, logits, target)
+        self.states["train"] = state
+
+    def _eval_step(self, batch: dict[str, Tensor], stage: str) -> None:
+        loss, logits, self.states[stage] = self.chunk_loss(batch["input"], batch["target"], self.states.get(stage))
+        getattr(self, f"{stage}_metrics").update(loss, logits, batch["target"])
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, "val")
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._eval_step(batch, "test")
+
+    def _start(self, stage: str) -> None:
+        self.states[stage] = None  # each epoch reads its streams from the beginning
+
+    def on_train_epoch_start(self) -> None:
+        self._start("train")
+
+    def on_validation_epoch_start(self) -> None:
+        self._start("val")
+
+    def on_test_epoch_start(self) -> None:
+        self._start("test")
+
+    def _log_epoch(self, stage: str) -> dict[str, Tensor]:
+        metrics = getattr(self, f"{stage}_metrics")
+        values = metrics.compute()
+        metrics.reset()
+        self.log_dict({f"{stage}/{name}": value for name, value in values.items()}, prog_bar=stage != "test")
+        return values
+
+    def on_train_start(self) -> None:
+        self.val_loss_best.reset()  # the sanity check's validation is not a result
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch("train")
+
+    def on_validation_epoch_end(self) -> None:
+        values = self._log_epoch("val")
+        if self.trainer.sanity_checking or self.trainer.state.fn != "fit":
+            return
+        self.val_loss_best.update(values["loss"])
+        self.log("val/loss_best", self.val_loss_best.compute())
+        scheduler = self.lr_schedulers()
+        if scheduler is not None:  # manual optimization: Lightning leaves the scheduler to us
+            metric = self.trainer.callback_metrics.get(self.hparams.monitor)
+            scheduler.step(metric) if isinstance(scheduler, ReduceLROnPlateau) else scheduler.step()
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
+
+    @property
+    def alphabet(self) -> Alphabet:
+        return Alphabet.from_dict(self.hparams.vocab)
+
+    def sample(
+        self, prime: str, length: int, temperature: float | None = None, seed: int = 0, where: str = "prime"
+    ) -> str:
+        """:func:`sample_text` with this module's network and alphabet, in eval mode."""
+        was_training = self.training
+        self.eval()
+        text = sample_text(self.net, self.alphabet, prime, length, temperature, seed, where)
+        self.train(was_training)
+        return text
+
+    def samples(self, datamodule, stage: str, n: int) -> tuple[str, None]:
+        """The configured sample (``task.sample``) as a code block, seeded by the epoch: for the callback."""
+        settings = self.hparams.sample or {}
+        text = self.sample(
+            settings.get("prime") or self.alphabet.symbols[0],
+            settings.get("length", 200),
+            settings.get("temperature"),
+            seed=self.current_epoch,
+            where="task.sample.prime",
+        )
+        mode = f"temperature {settings['temperature']}" if settings.get("temperature") else "greedy"
+        return f"{mode}:\n\n```\n{text}\n```", None
+
+
+def sample_text(
+    net: CharRNN,
+    alphabet: Alphabet,
+    prime: str | None,
+    length: int,
+    temperature: float | None = None,
+    seed: int = 0,
+    where: str = "prime",
+) -> str:
+    """``prime`` followed by ``length`` generated characters: greedy when ``temperature`` is None, else sampled
+    at that temperature with a generator seeded by ``seed``. Characters outside the alphabet are an error."""
+    if not prime:
+        raise DataError(f"{where} is empty; give at least one character to start from, e.g. {where}=h")
+    device = net.output.V.device
+    ids = alphabet.encode(prime, where).unsqueeze(0).to(device)
+    generator = torch.Generator(device).manual_seed(seed)
+    generated = net.generate(ids, length, temperature=temperature, generator=generator)
+    return prime + "".join(alphabet.symbols[i] for i in generated[0].tolist())
