@@ -23,6 +23,7 @@ from rnnlab.data.batches import IGNORE
 from rnnlab.data.char_text import CharTextDataModule, StreamWindows, batchify
 from rnnlab.data.dates import FORMATS, DateTranslationDataModule, days
 from rnnlab.errors import ConfigError, DataError
+from rnnlab.evaluate import evaluate
 from rnnlab.generation import GenerationMetrics
 from rnnlab.language_model import LanguageModel
 from rnnlab.models import RecurrentBackbone
@@ -248,6 +249,21 @@ def test_the_hidden_state_tells_l_then_l_from_l_then_o(hello_run):
     logits, _ = net(alphabet.encode("hell").unsqueeze(0))
     after_first_l, after_second_l = (alphabet.symbols[i] for i in logits[0, 2:].argmax(-1).tolist())
     assert (after_first_l, after_second_l) == ("l", "o")  # the same input 'l', two different next characters
+
+
+def test_eval_scores_the_validation_split_on_request(hello_run, tmp_path):
+    overrides = ["task=char_lm", "model=rnn", f"ckpt_path={hello_run / 'checkpoints' / 'last.ckpt'}", "split=val"]
+    metrics, _ = evaluate(compose_config("eval", [*overrides, "trainer.accelerator=cpu"], tmp_path))
+    assert set(metrics) == {"val/loss", "val/bpc", "val/ppl", "val/acc"}
+    assert metrics["val/acc"] == 1.0
+
+
+@pytest.mark.parametrize(("experiment", "cell"), [("shakespeare_rnn", "rnn"), ("shakespeare_lstm", "lstm")])
+def test_shakespeare_experiments_read_the_corpus_for_ten_minutes(experiment, cell):
+    cfg = compose_config("train", [f"experiment={experiment}", f"paths.data_dir={DATA_DIR}"])
+    validate(cfg)
+    assert (cfg.task.name, cfg.model.cell, cfg.model.bidirectional) == ("char_lm", cell, False)
+    assert cfg.task.data.path == str(SHAKESPEARE) and cfg.trainer.max_time == "00:00:10:00"
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,16 @@ def succeeds(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess
     return result
 
 
-@pytest.mark.parametrize("command", [TRAIN, EVAL, SHOW, SWEEP])
+CHAR_TASKS = [
+    "python scripts/train.py task=char_lm",
+    "python scripts/train.py experiment=shakespeare_lstm",
+    "python scripts/train.py experiment=shakespeare_rnn",
+    "python scripts/train.py task=caption model=rnn",
+    "python scripts/train.py task=translate model=birnn",
+]
+
+
+@pytest.mark.parametrize("command", [TRAIN, EVAL, SHOW, SWEEP, *CHAR_TASKS])
 def test_readme_shows_these_commands(command):
     assert command in README
 

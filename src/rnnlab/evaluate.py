@@ -72,5 +72,5 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     (trainer.test if split == "test" else trainer.validate)(module, datamodule=datamodule)
     metrics = scalar_metrics(trainer.callback_metrics, f"{split}/")
     write_metrics(cfg.paths.output_dir, {**metrics, "checkpoint": str(cfg.ckpt_path)})
-    log.info("Test metrics:    %s", format_metrics(metrics))
+    log.info("%s metrics:    %s", split.capitalize(), format_metrics(metrics))
     return metrics, {"cfg": cfg, "datamodule": datamodule, "module": module, "trainer": trainer}

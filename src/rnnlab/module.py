@@ -104,6 +104,8 @@ class RecurrentModule(L.LightningModule):
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer=optimizer)
+        if not self.automatic_optimization:  # stepped by the module itself (see rnnlab.language_model)
+            return {"optimizer": optimizer, "lr_scheduler": scheduler}
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "monitor": self.hparams.monitor, "interval": "epoch"},
