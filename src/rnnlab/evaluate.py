@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +31,23 @@ ARCHITECTURE_KEYS = (
 )
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a Lightning checkpoint without unpickling arbitrary objects (``weights_only``)."""
+def load_checkpoint(path: str | Path, trust: bool = False) -> dict[str, Any]:
+    """Read a Lightning checkpoint with ``torch.load(weights_only=True)``: tensors and plain containers only, so
+    a shared file cannot run code while it loads. rnnlab's own checkpoints need nothing more. A file that does is
+    refused, unless ``trust`` (``trust_checkpoint=true``: for files you made or trust) allows full unpickling."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"ckpt_path={path} does not exist; pass a .ckpt file from a run's checkpoints/ folder")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=not trust)
+    except pickle.UnpicklingError as error:
+        # weights_only names the Python object it would have had to import ("GLOBAL …"); anything else is damage.
+        if trust or "GLOBAL" not in str(error):
+            raise ConfigError(f"ckpt_path={path} is not a readable rnnlab checkpoint (UnpicklingError)") from error
+        raise ConfigError(
+            f"ckpt_path={path} holds Python objects beyond tensors and plain containers; unpickling them could run "
+            "code, so it is refused. Only if you trust the file's author, pass trust_checkpoint=true"
+        ) from None
     except Exception as error:
         raise ConfigError(f"ckpt_path={path} is not a readable rnnlab checkpoint ({type(error).__name__})") from error
 
@@ -59,7 +70,7 @@ def check_compatible(checkpoint: dict[str, Any], cfg: DictConfig, path: str | Pa
 
 def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     validate(cfg)
-    checkpoint = load_checkpoint(cfg.ckpt_path)
+    checkpoint = load_checkpoint(cfg.ckpt_path, cfg.get("trust_checkpoint", False))
     check_compatible(checkpoint, cfg, cfg.ckpt_path)
     # Word-level tasks read the test file with the training vocabulary stored in the checkpoint.
     datamodule = build_datamodule(cfg, checkpoint["hyper_parameters"].get("vocab"))

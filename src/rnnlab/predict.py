@@ -33,9 +33,9 @@ def vocab_from_dict(head: str, data: dict):
     return Vocabulary.from_dict(data)
 
 
-def load_predictor(path: str) -> tuple[nn.Module, object, dict]:
+def load_predictor(path: str, trust: bool = False) -> tuple[nn.Module, object, dict]:
     """The trained network (eval mode), its vocabulary and its configuration, from a checkpoint alone."""
-    checkpoint = load_checkpoint(path)
+    checkpoint = load_checkpoint(path, trust)
     hparams = checkpoint.get("hyper_parameters") or {}
     config, vocab = hparams.get("config"), hparams.get("vocab")
     if not config or not vocab:
@@ -83,7 +83,7 @@ def _text(cfg: DictConfig, example: str) -> str:
 
 def predict(cfg: DictConfig) -> str:
     """What ``scripts/predict.py`` prints."""
-    net, vocab, config = load_predictor(cfg.ckpt_path)
+    net, vocab, config = load_predictor(cfg.ckpt_path, cfg.get("trust_checkpoint", False))
     task, head = config["task"], config["task"]["head"]
     if task["name"] != cfg.task.name:
         raise ConfigError(f"{cfg.ckpt_path} was trained on task={task['name']}, not task={cfg.task.name}")

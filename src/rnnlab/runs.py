@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import warnings
 from pathlib import Path
 
 import hydra
 import lightning as L
+import torch
 from omegaconf import DictConfig
 
 log = logging.getLogger("rnnlab")
@@ -35,7 +37,21 @@ def instantiate_group(group: DictConfig | None) -> list:
     return [hydra.utils.instantiate(entry) for entry in group.values() if entry and "_target_" in entry]
 
 
+def make_deterministic(cfg: DictConfig) -> None:
+    """What ``trainer.deterministic=true`` needs beyond Lightning's switch: cuBLAS's fixed workspace on GPUs (set
+    before any CUDA work), and a warning where cuDNN's fused RNN kernels may still vary."""
+    if not cfg.trainer.get("deterministic"):
+        return
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    if torch.cuda.is_available() and cfg.trainer.get("accelerator") != "cpu" and cfg.model.get("impl") == "fused":
+        log.warning(
+            "trainer.deterministic=true on a GPU: cuDNN's fused RNN kernels are not guaranteed to repeat bit for bit "
+            "on every CUDA/cuDNN version; model.impl=loop avoids them"
+        )
+
+
 def make_trainer(cfg: DictConfig, with_callbacks: bool = True) -> L.Trainer:
+    make_deterministic(cfg)
     callbacks = instantiate_group(cfg.get("callbacks")) if with_callbacks else []
     loggers = instantiate_group(cfg.get("logger"))
     # Truncated BPTT steps the optimizer itself, clipping with this same setting (rnnlab.language_model);

@@ -2,15 +2,46 @@
 
 from __future__ import annotations
 
+import signal
+from pathlib import Path
 from typing import Any
 
 import lightning as L
-from omegaconf import DictConfig
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.build import build_datamodule, build_module
 from rnnlab.config import validate
+from rnnlab.errors import ConfigError
 from rnnlab.evaluate import load_checkpoint
 from rnnlab.runs import format_metrics, log, make_trainer, scalar_metrics, write_metrics
+
+# What makes two runs "the same configuration" for ckpt_path=last (paths and the resume setting aside).
+SAME_RUN_KEYS = ("task", "model", "optimizer", "scheduler", "trainer", "seed")
+
+
+def find_last_checkpoint(cfg: DictConfig) -> Path:
+    """``last.ckpt`` of the most recent earlier run of this configuration under ``paths.log_dir``."""
+    ours = {
+        key: OmegaConf.to_container(cfg[key]) if OmegaConf.is_config(cfg[key]) else cfg[key] for key in SAME_RUN_KEYS
+    }
+    runs = Path(cfg.paths.log_dir) / cfg.task.name / "train"
+    candidates = []
+    for saved in runs.glob("*/.hydra/config.yaml"):
+        run_dir, theirs = saved.parent.parent, OmegaConf.load(saved)
+        last = run_dir / "checkpoints" / "last.ckpt"
+        same = all(
+            (OmegaConf.to_container(theirs[k]) if OmegaConf.is_config(theirs.get(k)) else theirs.get(k)) == ours[k]
+            for k in SAME_RUN_KEYS
+        )
+        if same and last.exists() and str(run_dir) != str(cfg.paths.output_dir):
+            candidates.append((last.stat().st_mtime, last))
+    if not candidates:
+        raise ConfigError(
+            f"ckpt_path=last: no earlier run of this configuration under {runs} has checkpoints/last.ckpt; "
+            "run without ckpt_path, or pass a checkpoint file"
+        )
+    return max(candidates)[1]
 
 
 def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
@@ -22,7 +53,16 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     trainer = make_trainer(cfg)
 
     if cfg.train:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        resume, trust = cfg.get("ckpt_path"), cfg.get("trust_checkpoint", False)
+        if resume == "last":
+            resume = find_last_checkpoint(cfg)
+            log.info("Resuming from %s", resume)
+        if resume:
+            load_checkpoint(resume, trust)  # a missing, unreadable or untrusted file: one line, before fitting
+        try:
+            trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=not trust)
+        except SIGTERMException:  # InterruptHandler has saved and said how to resume; exit as killed by SIGTERM
+            raise SystemExit(128 + signal.SIGTERM) from None
     metrics = scalar_metrics(trainer.callback_metrics)
 
     checkpoint = trainer.checkpoint_callback

@@ -127,7 +127,7 @@ def load_net(cfg: DictConfig) -> RecurrentNet:
     from rnnlab.build import build_module
     from rnnlab.evaluate import check_compatible, load_checkpoint
 
-    checkpoint = load_checkpoint(cfg.ckpt_path)
+    checkpoint = load_checkpoint(cfg.ckpt_path, cfg.get("trust_checkpoint", False))
     check_compatible(checkpoint, cfg, cfg.ckpt_path)
     module = build_module(cfg)
     module.load_state_dict(checkpoint["state_dict"])

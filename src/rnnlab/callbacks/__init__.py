@@ -4,6 +4,7 @@ reports, generated samples."""
 from rnnlab.callbacks.class_report import ClassReport
 from rnnlab.callbacks.gradient_flow import GradientFlowMonitor
 from rnnlab.callbacks.nonfinite_guard import NonFiniteGuard
+from rnnlab.callbacks.resilience import InterruptHandler, RngState
 from rnnlab.callbacks.samples import GeneratedSamples
 from rnnlab.callbacks.solve_tracker import SolveTracker
 from rnnlab.errors import TrainingDiverged
@@ -12,7 +13,9 @@ __all__ = [
     "ClassReport",
     "GeneratedSamples",
     "GradientFlowMonitor",
+    "InterruptHandler",
     "NonFiniteGuard",
+    "RngState",
     "SolveTracker",
     "TrainingDiverged",
 ]
