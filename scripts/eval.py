@@ -4,7 +4,7 @@ python scripts/eval.py task=flip_stream model=rnn ckpt_path=outputs/.../checkpoi
 import hydra
 from omegaconf import DictConfig
 
-from rnnlab.cli import exit_on_user_error
+from rnnlab.cli import exit_on_user_error, run_with_hints
 from rnnlab.config import CONFIG_DIR, validate
 
 
@@ -18,4 +18,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_with_hints(main, "eval")

@@ -4,7 +4,7 @@ python scripts/predict.py task=pos ckpt_path=outputs/.../checkpoints/last.ckpt t
 import hydra
 from omegaconf import DictConfig
 
-from rnnlab.cli import exit_on_user_error
+from rnnlab.cli import exit_on_user_error, run_with_hints
 from rnnlab.config import CONFIG_DIR
 
 
@@ -17,4 +17,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_with_hints(main, "predict")

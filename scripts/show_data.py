@@ -4,7 +4,7 @@ python scripts/show_data.py task=flip_stream split=train n=10"""
 import hydra
 from omegaconf import DictConfig
 
-from rnnlab.cli import exit_on_user_error
+from rnnlab.cli import exit_on_user_error, run_with_hints
 from rnnlab.config import CONFIG_DIR
 
 
@@ -17,4 +17,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_with_hints(main, "show_data")

@@ -3,7 +3,7 @@
 import hydra
 from omegaconf import DictConfig
 
-from rnnlab.cli import exit_on_user_error
+from rnnlab.cli import exit_on_user_error, run_with_hints
 from rnnlab.config import CONFIG_DIR, validate
 
 
@@ -19,4 +19,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    main()
+    run_with_hints(main, "train")

@@ -8,7 +8,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from rnnlab.cli import exit_on_user_error
+from rnnlab.cli import exit_on_user_error, run_with_hints
 from rnnlab.config import CONFIG_DIR, validate
 from rnnlab.errors import ConfigError
 
@@ -67,4 +67,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_with_hints(main, "unroll")

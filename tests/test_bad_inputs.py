@@ -15,12 +15,9 @@ from rnnlab.predict import predict
 from rnnlab.train import train
 
 README = (REPO_ROOT / "README.md").read_text()
-TABLE = README.split("### What happens when …")[1].split("\n\n")[2]
-ROWS = [
-    tuple(cell.strip().strip("`") for cell in line.strip("|").split("|"))
-    for line in TABLE.splitlines()[2:]
-    if line.startswith("|")
-]
+SECTION = README.split("### What happens when …")[1].split("\n#")[0]
+TABLE = next(block for block in SECTION.split("\n\n") if block.startswith("|"))
+ROWS = [tuple(cell.strip().strip("`") for cell in line.strip("|").split("|")) for line in TABLE.splitlines()[2:]]
 ENTRY_POINTS = {"train.py": ("train", train), "eval.py": ("eval", evaluate), "predict.py": ("predict", predict)}
 
 

@@ -93,6 +93,21 @@ def test_unknown_task_lists_the_available_ones(tmp_path):
     assert all(task in result.stderr for task in TASKS)
 
 
+@pytest.mark.parametrize(
+    ("override", "hint"),
+    [
+        ("model.hiden_size=64", "model.hiden_size is not a setting: did you mean model.hidden_size?"),
+        ("optimizer.learning_rate=0.1", "optimizer.learning_rate is not a setting; optimizer has lr, weight_decay"),
+        ("model.zzz=1", "model.zzz is not a setting; model has cell, impl,"),
+    ],
+)
+def test_a_mistyped_key_gets_the_nearest_ones(tmp_path, override, hint):
+    result = run(f"{TRAIN} {override}", tmp_path)
+    assert result.returncode == 1
+    assert f"hint: {hint}" in result.stderr
+    assert not any(tmp_path.iterdir())
+
+
 def test_impossible_size_stops_with_one_line_before_training(tmp_path):
     result = run(f"{TRAIN} model.hidden_size=0", tmp_path)
     assert result.returncode == 2
