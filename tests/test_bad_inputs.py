@@ -35,6 +35,7 @@ def placeholders(tmp_path_factory) -> dict[str, str]:
         "short file": b"to be or not to be\n",
         "short-line conllu": b"# text = Hi\n1\tHi\thi\n\n",
         "untagged conllu": b"1\tHi\thi\t_\t_\t_\t0\troot\t_\t_\n\n",
+        "two-word conllu": b"1\tHi\thi\tINTJ\t_\t_\t0\troot\t_\t_\n2\t!\t!\tPUNCT\t_\t_\t1\tpunct\t_\t_\n\n",
         "long sentence": b"a film that goes on and on\n",
     }
     paths = {}

@@ -29,13 +29,16 @@ class TaggingDataModule(WordDataModule):
         test_file: str | None = None,
         tag_set: str = "upos",
         download: dict | None = None,
+        max_words: int = 300,
         **kwargs,
     ) -> None:
+        """``max_words``: longer sentences are an error naming where they start (a runaway "sentence" is usually a
+        file without blank lines between sentences)."""
         super().__init__(**kwargs)
         if tag_set not in TAG_SETS:
             raise DataError(f"task.data.tag_set={tag_set!r} is not one of {', '.join(TAG_SETS)}")
         self.files = {"train": train_file, "val": dev_file, "test": test_file}
-        self.tag_set, self.download = tag_set, download
+        self.tag_set, self.download, self.max_words = tag_set, download, max_words
         self._sentences: dict[str, list[TaggedSentence]] = {}
 
     def has_split(self, name: str) -> bool:
@@ -48,7 +51,14 @@ class TaggingDataModule(WordDataModule):
             if self.files[name] is None:
                 raise DataError(f"{key} is not set; pass a CoNLL-U file, e.g. {key}=path/to/file.conllu")
             path = ensure_file(self.files[name], key, self.download)
-            self._sentences[name] = read_conllu(path, self.tag_set)
+            sentences = read_conllu(path, self.tag_set)
+            for sentence in sentences:
+                if len(sentence.words) > self.max_words:
+                    raise DataError(
+                        f"{path}:{sentence.lines[0]}: sentence of {len(sentence.words)} words is longer than "
+                        f"task.data.max_words={self.max_words}; raise the limit or split the sentence"
+                    )
+            self._sentences[name] = sentences
         return self._sentences[name]
 
     def examples(self, name: str, n: int) -> list[tuple[list[str], list[str]]]:
