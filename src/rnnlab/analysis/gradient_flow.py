@@ -47,8 +47,8 @@ def state_gradient_norms(net: RecurrentNet, x: Tensor, target: Tensor) -> tuple[
     loss = final_step_loss(net, net.output(features), target)
     top = states[-1][0]
     grads = torch.autograd.grad(loss, top, allow_unused=True)
-    norms = [torch.zeros(()) if g is None else g.norm(dim=-1).mean() for g in grads]
-    return torch.stack(norms).detach(), [s.detach() for s in top]
+    norms = [loss.new_zeros(()) if g is None else g.norm(dim=-1).mean() for g in grads]
+    return torch.stack(norms).detach().cpu(), [s.detach() for s in top]
 
 
 def decay_per_step(norms: Tensor, floor: float = 1e-30) -> float | None:

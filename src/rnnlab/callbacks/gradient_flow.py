@@ -30,8 +30,9 @@ class GradientFlowMonitor(L.Callback):
         if trainer.sanity_checking or not trainer.val_dataloaders or not isinstance(pl_module.net, RecurrentNet):
             return
         net, batch = pl_module.net, next(iter(trainer.val_dataloaders))
-        # Validation runs in inference mode; these tensors need autograd.
-        with torch.inference_mode(False), torch.enable_grad():
+        # Validation runs in inference mode; these tensors need autograd. cuDNN's RNN has no backward pass in eval
+        # mode (the network stays in it: no dropout in a measurement), so its kernels are off here.
+        with torch.inference_mode(False), torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):
             x = batch["input"][: self.max_examples].clone().to(pl_module.device)
             target = batch["target"][: self.max_examples].clone().to(pl_module.device)
             mask, lengths = batch.get("mask"), batch.get("lengths")
