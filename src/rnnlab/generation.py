@@ -28,8 +28,11 @@ from rnnlab.module import STAGES, RecurrentModule, masked_cross_entropy
 
 
 class GenerationMetrics(nn.Module):
-    def __init__(self) -> None:
+    """``generated``: the stage decodes (val, test), so ``exact`` and ``gen_char_acc`` are computed too."""
+
+    def __init__(self, generated: bool = True) -> None:
         super().__init__()
+        self.generated = generated
         self.loss, self.char_acc, self.exact, self.gen_char_acc = (MeanMetric() for _ in range(4))
 
     def update(self, loss: Tensor, logits: Tensor, target: Tensor, generated: Tensor | None) -> None:
@@ -41,9 +44,9 @@ class GenerationMetrics(nn.Module):
             # Positions past END must be END too (generate() pads with it), so "sevenn" ≠ "seven".
             self.exact.update((generated == target.masked_fill(~valid, END_ID)).all(1).float())
 
-    def compute(self, generated: bool) -> dict[str, Tensor]:
+    def compute(self) -> dict[str, Tensor]:
         values = {"loss": self.loss.compute(), "char_acc": self.char_acc.compute()}
-        if generated:
+        if self.generated:
             values |= {"exact": self.exact.compute(), "gen_char_acc": self.gen_char_acc.compute()}
         return values
 
@@ -64,8 +67,8 @@ class SequenceGenerator(RecurrentModule):
     ) -> None:
         """``vocab``: ``{"target": alphabet dict, "source": alphabet dict or None (images)}``."""
         super().__init__(net, optimizer, scheduler, config, vocab, monitor)
-        self.train_metrics, self.val_metrics, self.test_metrics = (GenerationMetrics() for _ in STAGES)
-        self.val_exact_best = MaxMetric()
+        self.train_metrics, self.val_metrics, self.test_metrics = (GenerationMetrics(s != "train") for s in STAGES)
+        self.best.update({"exact": MaxMetric()})
 
     def forward(self, source: Tensor, decoder_input: Tensor, lengths: Tensor | None = None) -> Tensor:
         return self.net(source, decoder_input, lengths)
@@ -89,28 +92,6 @@ class SequenceGenerator(RecurrentModule):
 
     def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self.step(batch, "test")
-
-    def _log_epoch(self, stage: str) -> dict[str, Tensor]:
-        metrics = getattr(self, f"{stage}_metrics")
-        values = metrics.compute(generated=stage != "train")
-        metrics.reset()
-        self.log_dict({f"{stage}/{name}": value for name, value in values.items()}, prog_bar=stage != "test")
-        return values
-
-    def on_train_start(self) -> None:
-        self.val_exact_best.reset()
-
-    def on_train_epoch_end(self) -> None:
-        self._log_epoch("train")
-
-    def on_validation_epoch_end(self) -> None:
-        values = self._log_epoch("val")
-        if not self.trainer.sanity_checking:
-            self.val_exact_best.update(values["exact"])
-            self.log("val/exact_best", self.val_exact_best.compute())
-
-    def on_test_epoch_end(self) -> None:
-        self._log_epoch("test")
 
     @property
     def alphabets(self) -> Alphabets:

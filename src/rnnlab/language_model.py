@@ -73,7 +73,7 @@ class LanguageModel(RecurrentModule):
         self.automatic_optimization = False  # truncated BPTT steps the optimizer once per chunk
         self.bptt, self.clip_val, self.clip_algorithm = bptt, gradient_clip_val, gradient_clip_algorithm
         self.train_metrics, self.val_metrics, self.test_metrics = (TextMetrics() for _ in STAGES)
-        self.val_loss_best = MinMetric()
+        self.best.update({"loss": MinMetric()})
         # The hidden state each stage's streams have reached: carried across batches, reset per epoch.
         self.states: dict[str, State | None] = {}
 
@@ -120,32 +120,12 @@ class LanguageModel(RecurrentModule):
     def on_test_epoch_start(self) -> None:
         self._start("test")
 
-    def _log_epoch(self, stage: str) -> dict[str, Tensor]:
-        metrics = getattr(self, f"{stage}_metrics")
-        values = metrics.compute()
-        metrics.reset()
-        self.log_dict({f"{stage}/{name}": value for name, value in values.items()}, prog_bar=stage != "test")
-        return values
-
-    def on_train_start(self) -> None:
-        self.val_loss_best.reset()  # the sanity check's validation is not a result
-
-    def on_train_epoch_end(self) -> None:
-        self._log_epoch("train")
-
     def on_validation_epoch_end(self) -> None:
-        values = self._log_epoch("val")
-        if self.trainer.sanity_checking or self.trainer.state.fn != "fit":
-            return
-        self.val_loss_best.update(values["loss"])
-        self.log("val/loss_best", self.val_loss_best.compute())
-        scheduler = self.lr_schedulers()
-        if scheduler is not None:  # manual optimization: Lightning leaves the scheduler to us
+        super().on_validation_epoch_end()
+        # Manual optimization: Lightning leaves the scheduler to us.
+        if self.fitting() and (scheduler := self.lr_schedulers()) is not None:
             metric = self.trainer.callback_metrics.get(self.hparams.monitor)
             scheduler.step(metric) if isinstance(scheduler, ReduceLROnPlateau) else scheduler.step()
-
-    def on_test_epoch_end(self) -> None:
-        self._log_epoch("test")
 
     @property
     def alphabet(self) -> Alphabet:

@@ -98,6 +98,43 @@ class RecurrentModule(L.LightningModule):
         # Collects the subclass's own arguments too (Lightning walks the __init__ frames).
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
         self.net, self.optimizer_factory, self.scheduler_factory = net, optimizer, scheduler
+        # Best-so-far validation metrics during fit, by name (a MaxMetric or MinMetric each; the subclass says
+        # which), logged as val/<name>_best.
+        self.best = nn.ModuleDict()
+
+    def epoch_values(self, stage: str) -> dict[str, Tensor]:
+        """The stage's metrics over the epoch (``<stage>_metrics``), which then start again."""
+        metrics = getattr(self, f"{stage}_metrics")
+        values = metrics.compute()
+        metrics.reset()
+        return values
+
+    def _log_epoch(self, stage: str) -> dict[str, Tensor]:
+        # Logged once per epoch: Lightning's per-step self.log costs more than the step itself on small models.
+        values = self.epoch_values(stage)
+        self.log_dict({f"{stage}/{name}": value for name, value in values.items()}, prog_bar=stage != "test")
+        return values
+
+    def fitting(self) -> bool:
+        """Validating inside fit, past the sanity check: a validation whose score is a result of training."""
+        return self.trainer.state.fn == "fit" and not self.trainer.sanity_checking
+
+    def on_train_start(self) -> None:
+        for best in self.best.values():
+            best.reset()
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch("train")
+
+    def on_validation_epoch_end(self) -> None:
+        values = self._log_epoch("val")
+        if self.fitting():
+            for name, best in self.best.items():
+                best.update(values[name])
+                self.log(f"val/{name}_best", best.compute())
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
 
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(params=self.parameters())
@@ -137,7 +174,7 @@ class SequenceClassifier(RecurrentModule):
         self.train_metrics, self.val_metrics, self.test_metrics = (
             StageMetrics(net.output.num_classes, per_class) for _ in STAGES
         )
-        self.val_acc_best, self.val_seq_acc_best = MaxMetric(), MaxMetric()
+        self.best.update({"acc": MaxMetric(), "seq_acc": MaxMetric()})
         # The last epoch's confusion matrix per stage (rows: true class, columns: predicted), for reports.
         self.confusion: dict[str, Tensor] = {}
 
@@ -177,31 +214,8 @@ class SequenceClassifier(RecurrentModule):
     def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self.step(batch, "test")
 
-    def _log_epoch(self, stage: str) -> dict[str, Tensor]:
-        # Logged once per epoch: Lightning's per-step self.log costs more than the step itself on small models.
+    def epoch_values(self, stage: str) -> dict[str, Tensor]:
         metrics = getattr(self, f"{stage}_metrics")
-        values = metrics.compute()
         if metrics.per_class:
             self.confusion[stage] = metrics.confusion.compute()
-        metrics.reset()
-        self.log_dict({f"{stage}/{name}": value for name, value in values.items()}, prog_bar=stage != "test")
-        return values
-
-    def on_train_start(self) -> None:
-        # The sanity check ran validation before training; its score is not a result.
-        self.val_acc_best.reset()
-        self.val_seq_acc_best.reset()
-
-    def on_train_epoch_end(self) -> None:
-        self._log_epoch("train")
-
-    def on_validation_epoch_end(self) -> None:
-        values = self._log_epoch("val")
-        if not self.trainer.sanity_checking:
-            self.val_acc_best.update(values["acc"])
-            self.val_seq_acc_best.update(values["seq_acc"])
-            self.log("val/acc_best", self.val_acc_best.compute())
-            self.log("val/seq_acc_best", self.val_seq_acc_best.compute())
-
-    def on_test_epoch_end(self) -> None:
-        self._log_epoch("test")
+        return super().epoch_values(stage)
