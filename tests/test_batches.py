@@ -12,7 +12,7 @@ from hydra import compose, initialize_config_dir
 
 from rnnlab.config import CONFIG_DIR, ConfigError
 from rnnlab.data import BitsDataModule
-from rnnlab.data.batches import EpochBatchSampler, TensorBatches, tensor_loader
+from rnnlab.data.batches import EpochBatchSampler, RaggedBatches, TensorBatches, tensor_loader
 from rnnlab.show_data import example_records, print_examples
 
 
@@ -76,6 +76,37 @@ def test_tensor_loader_slices_whole_batches(shuffle, monkeypatch):
             assert torch.equal(batch[key], value[index])
     # One dataset call per batch, with all its indices: no per-sample fetch and collate.
     assert len(calls) == 5 and all(c.ndim == 1 for c in calls)
+
+
+@pytest.mark.parametrize("bucketed", [False, True])
+def test_a_loader_resumed_inside_an_epoch_continues_where_it_stopped(bucketed):
+    def loader():
+        if not bucketed:
+            return tensor_loader({"input": torch.arange(50)}, batch_size=4, shuffle=True, seed=3)
+        lengths = torch.randint(1, 9, (50,), generator=torch.Generator().manual_seed(0))
+        return tensor_loader(RaggedBatches({"input": torch.arange(int(lengths.sum()))}, lengths), 4, True, seed=3)
+
+    interrupted = loader()
+    interrupted.sampler.set_epoch(2)
+    whole_epoch = [b["input"] for b in interrupted]
+    interrupted.sampler.set_epoch(2)
+    first = [b["input"] for _, b in zip(range(5), interrupted, strict=False)]
+    state = interrupted.state_dict()
+    assert state == {"epoch": 2, "batches": 5}
+
+    resumed = loader()
+    resumed.load_state_dict(state)
+    resumed.sampler.set_epoch(2)
+    rest = [b["input"] for b in resumed]
+    assert [b.tolist() for b in first + rest] == [b.tolist() for b in whole_epoch]
+    assert resumed.state_dict() == {"epoch": 2, "batches": len(whole_epoch)}
+    # The position belongs to its epoch: the next epoch is whole, and so is a pass over another epoch.
+    resumed.sampler.set_epoch(3)
+    assert len(list(resumed)) == len(whole_epoch)
+    other = loader()
+    other.load_state_dict(state)
+    other.sampler.set_epoch(4)
+    assert len(list(other)) == len(whole_epoch)
 
 
 def test_mismatched_first_dimensions_raise():

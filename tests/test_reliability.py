@@ -8,7 +8,6 @@ import pickle
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,8 +18,9 @@ from rnnlab.errors import ConfigError
 from rnnlab.evaluate import evaluate, load_checkpoint
 from rnnlab.train import train
 
+QUIET_RUN = ["~callbacks.early_stopping", "~callbacks.rich_progress_bar", "~logger", "~callbacks.lr_monitor"]
 # 512 training sequences in batches of 32: 16 optimizer steps per epoch; dropout makes the run depend on the RNG.
-RUN = [
+BITS = [
     "task=flip_stream",
     "model=deep_rnn",
     "model.dropout=0.3",
@@ -29,17 +29,37 @@ RUN = [
     "trainer.max_epochs=4",
     "trainer.min_epochs=4",
     "trainer.deterministic=true",
-    "~callbacks.early_stopping",
-    "~callbacks.rich_progress_bar",
-    "~logger",
-    "~callbacks.lr_monitor",
     "test=false",
+    *QUIET_RUN,
+]
+# Truncated BPTT over 4 streams of a 2,000-character text: 23 windows of 20 characters, 4 chunks (optimizer
+# steps) each but the last, 90 steps per epoch; validated twice per epoch, so last.ckpt is mostly mid-epoch.
+TEXT = "the cat sat on the mat. a rat ran at the cat, and the cat ran after the rat!\n" * 26
+CHAR_LM = [
+    "task=char_lm",
+    "model=lstm",
+    "model.hidden_size=16",
+    "model.output_dropout=0.3",
+    "task.data.batch_size=4",
+    "task.data.eval_batch_size=4",
+    "task.data.window=20",
+    "task.bptt=5",
+    "task.stopping_threshold=null",
+    "trainer.max_epochs=3",
+    "trainer.min_epochs=3",
+    "trainer.val_check_interval=0.5",
+    "trainer.deterministic=true",
+    "~callbacks.generated_samples",
+    "test=false",
+    *QUIET_RUN,
 ]
 
 
-def train_process(log_dir: Path, *overrides: str, wait: bool = True) -> subprocess.Popen | subprocess.CompletedProcess:
+def train_process(
+    log_dir: Path, run: list[str], *overrides: str, wait: bool = True
+) -> subprocess.Popen | subprocess.CompletedProcess:
     env = {**os.environ, "RNNLAB_LOG_DIR": str(log_dir), "PYTHONPATH": str(REPO_ROOT / "tests" / "helpers")}
-    command = [sys.executable, "scripts/train.py", *RUN, *overrides]
+    command = [sys.executable, "scripts/train.py", *run, *overrides]
     if not wait:
         return subprocess.Popen(
             command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -48,37 +68,47 @@ def train_process(log_dir: Path, *overrides: str, wait: bool = True) -> subproce
 
 
 def run_dirs(log_dir: Path) -> list[Path]:
-    return sorted((log_dir / "flip_stream" / "train").iterdir(), key=lambda p: p.stat().st_mtime)
+    return sorted(log_dir.glob("*/train/*"), key=lambda p: p.stat().st_mtime)
 
 
-def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
+def final_weights(run_dir: Path, epochs: int) -> dict[str, torch.Tensor]:
     checkpoint = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
-    assert checkpoint["epoch"] == 3
+    assert checkpoint["epoch"] == epochs - 1
     return checkpoint["state_dict"]
+
+
+def uninterrupted_run(log_dir: Path, run: list[str], epochs: int) -> dict[str, torch.Tensor]:
+    result = train_process(log_dir, run)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return final_weights(run_dirs(log_dir)[0], epochs)
 
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory) -> dict[str, torch.Tensor]:
-    log_dir = tmp_path_factory.mktemp("uninterrupted")
-    result = train_process(log_dir)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return final_weights(run_dirs(log_dir)[0])
+    return uninterrupted_run(tmp_path_factory.mktemp("uninterrupted"), BITS, epochs=4)
 
 
-def kill_and_resume(log_dir: Path, step: int, when: str, resume_with: str) -> dict[str, torch.Tensor]:
+def kill_and_resume(
+    log_dir: Path, step: int, when: str, resume_with: str, run: list[str] = BITS, epochs: int = 4
+) -> tuple[dict[str, torch.Tensor], dict, subprocess.CompletedProcess]:
+    """Stops a run at ``step`` (:class:`killer.KillAt`) and resumes it; returns the final weights, the checkpoint
+    it resumed from and the stopped process."""
     killed = train_process(
         log_dir,
+        run,
         "+callbacks.kill._target_=killer.KillAt",
         f"+callbacks.kill.step={step}",
         f"+callbacks.kill.when={when}",
     )
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    assert killed.returncode == (128 + signal.SIGTERM if when == "term" else -signal.SIGKILL), killed.stderr[-3000:]
     (killed_dir,) = run_dirs(log_dir)
-    last = killed_dir / "checkpoints" / "last.ckpt"
-    assert load_checkpoint(last)["state_dict"]  # intact, even when the kill came during a save
-    resumed = train_process(log_dir, f"ckpt_path={last if resume_with == 'path' else 'last'}")
+    checkpoint = killed_dir / "checkpoints" / ("interrupted.ckpt" if when == "term" else "last.ckpt")
+    resumed_from = load_checkpoint(checkpoint)
+    assert resumed_from["state_dict"]  # intact, even when the kill came during a save
+    resumed = train_process(log_dir, run, f"ckpt_path={checkpoint if resume_with == 'path' else 'last'}")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    return final_weights(run_dirs(log_dir)[-1])
+    assert "not resumable" not in resumed.stderr
+    return final_weights(run_dirs(log_dir)[-1], epochs), resumed_from, killed
 
 
 def assert_identical(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
@@ -87,29 +117,56 @@ def assert_identical(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> 
         assert torch.equal(a[name], b[name]), f"{name} differs after resuming"
 
 
+def batches_done(checkpoint: dict) -> int:
+    """How far into its epoch a checkpoint was written (0 at an epoch's end)."""
+    progress = checkpoint["loops"]["fit_loop"]["epoch_loop.batch_progress"]["current"]["completed"]
+    return 0 if checkpoint["loops"]["fit_loop"]["epoch_loop.batch_progress"]["is_last_batch"] else progress
+
+
 def test_killed_mid_epoch_and_resumed_ends_bit_identical(uninterrupted, tmp_path):
-    assert_identical(kill_and_resume(tmp_path, step=21, when="batch", resume_with="last"), uninterrupted)
+    weights, *_ = kill_and_resume(tmp_path, step=21, when="batch", resume_with="last")
+    assert_identical(weights, uninterrupted)
+
+
+def test_resumed_from_a_mid_epoch_checkpoint_ends_bit_identical(uninterrupted, tmp_path):
+    # Validating twice per epoch writes last.ckpt at step 24, 8 batches into epoch 1; validation changes neither
+    # the weights nor the random state, so the run must still end with the uninterrupted run's weights.
+    weights, resumed_from, _ = kill_and_resume(
+        tmp_path, step=27, when="batch", resume_with="path", run=[*BITS, "trainer.val_check_interval=0.5"]
+    )
+    assert (resumed_from["global_step"], batches_done(resumed_from)) == (24, 8)
+    assert_identical(weights, uninterrupted)
+
+
+def test_a_language_model_resumed_mid_epoch_ends_bit_identical(tmp_path):
+    # The loader's position and the streams' carried hidden state both come back from the checkpoint.
+    text = tmp_path / "text.txt"
+    text.write_text(TEXT)
+    run = [*CHAR_LM, f"task.data.path={text}"]
+    uninterrupted = uninterrupted_run(tmp_path / "uninterrupted", run, epochs=3)
+    weights, resumed_from, _ = kill_and_resume(
+        tmp_path / "killed", step=150, when="batch", resume_with="last", run=run, epochs=3
+    )
+    assert batches_done(resumed_from) == 11
+    assert resumed_from["train_stream_state"][0].shape == (1, 4, 16)
+    assert_identical(weights, uninterrupted)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("step", "when"), [(32, "batch"), (40, "save"), (63, "batch")])
 def test_killed_anywhere_and_resumed_ends_bit_identical(uninterrupted, tmp_path, step, when):
-    assert_identical(kill_and_resume(tmp_path, step=step, when=when, resume_with="path"), uninterrupted)
+    weights, *_ = kill_and_resume(tmp_path, step=step, when=when, resume_with="path")
+    assert_identical(weights, uninterrupted)
 
 
-def test_sigterm_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
-    process = train_process(tmp_path, "trainer.max_epochs=400", "trainer.min_epochs=400", wait=False)
-    deadline = time.monotonic() + 120
-    while not list((tmp_path / "flip_stream" / "train").glob("*/checkpoints/last.ckpt")):
-        assert time.monotonic() < deadline and process.poll() is None, "no checkpoint was written"
-        time.sleep(0.2)
-    process.send_signal(signal.SIGTERM)
-    output, _ = process.communicate(timeout=120)
-    (run_dir,) = run_dirs(tmp_path)
-    assert (run_dir / "checkpoints" / "interrupted.ckpt").is_file()
-    assert process.returncode == 128 + signal.SIGTERM
-    assert "SIGTERM at epoch" in output
-    assert f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}" in output
+def test_sigterm_saves_a_checkpoint_that_resumes_bit_identical(uninterrupted, tmp_path):
+    # SIGTERM after step 21 (mid-epoch, between validations); ckpt_path=last picks the newer interrupted.ckpt.
+    weights, resumed_from, stopped = kill_and_resume(tmp_path, step=21, when="term", resume_with="last")
+    run_dir = run_dirs(tmp_path)[0]
+    assert resumed_from["global_step"] == 21
+    assert "SIGTERM at epoch 1, step 21" in stopped.stdout
+    assert f"ckpt_path={run_dir / 'checkpoints' / 'interrupted.ckpt'}" in stopped.stdout
+    assert_identical(weights, uninterrupted)
 
 
 def test_resume_last_without_an_earlier_run_says_so(make_cfg):

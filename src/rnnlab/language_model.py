@@ -29,7 +29,7 @@ from torchmetrics import MeanMetric, MinMetric
 from rnnlab.data.alphabet import Alphabet
 from rnnlab.errors import DataError
 from rnnlab.models.backbone import State
-from rnnlab.models.generators import CharRNN, detach_state
+from rnnlab.models.generators import CharRNN, detach_state, move_state
 from rnnlab.module import STAGES, RecurrentModule
 
 
@@ -119,6 +119,15 @@ class LanguageModel(RecurrentModule):
 
     def on_test_epoch_start(self) -> None:
         self._start("test")
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # A checkpoint written inside an epoch resumes there, so it keeps where the training streams stand.
+        if (state := self.states.get("train")) is not None:
+            checkpoint["train_stream_state"] = state
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if (state := checkpoint.get("train_stream_state")) is not None:
+            self.states["train"] = move_state(state, self.device)
 
     def on_validation_epoch_end(self) -> None:
         super().on_validation_epoch_end()

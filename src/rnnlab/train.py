@@ -20,8 +20,13 @@ from rnnlab.runs import format_metrics, log, make_trainer, scalar_metrics, write
 SAME_RUN_KEYS = ("task", "model", "optimizer", "scheduler", "trainer", "seed")
 
 
+# Checkpoints a run can resume from exactly: the latest validation's, and the one written on SIGTERM/Ctrl-C.
+RESUMABLE = ("last.ckpt", "interrupted.ckpt")
+
+
 def find_last_checkpoint(cfg: DictConfig) -> Path:
-    """``last.ckpt`` of the most recent earlier run of this configuration under ``paths.log_dir``."""
+    """The newest ``last.ckpt`` or ``interrupted.ckpt`` of the earlier runs of this configuration under
+    ``paths.log_dir``: where the latest of them stopped."""
     ours = {
         key: OmegaConf.to_container(cfg[key]) if OmegaConf.is_config(cfg[key]) else cfg[key] for key in SAME_RUN_KEYS
     }
@@ -29,13 +34,14 @@ def find_last_checkpoint(cfg: DictConfig) -> Path:
     candidates = []
     for saved in runs.glob("*/.hydra/config.yaml"):
         run_dir, theirs = saved.parent.parent, OmegaConf.load(saved)
-        last = run_dir / "checkpoints" / "last.ckpt"
         same = all(
             (OmegaConf.to_container(theirs[k]) if OmegaConf.is_config(theirs.get(k)) else theirs.get(k)) == ours[k]
             for k in SAME_RUN_KEYS
         )
-        if same and last.exists() and str(run_dir) != str(cfg.paths.output_dir):
-            candidates.append((last.stat().st_mtime, last))
+        if same and str(run_dir) != str(cfg.paths.output_dir):
+            for name in RESUMABLE:
+                if (checkpoint := run_dir / "checkpoints" / name).exists():
+                    candidates.append((checkpoint.stat().st_mtime, checkpoint))
     if not candidates:
         raise ConfigError(
             f"ckpt_path=last: no earlier run of this configuration under {runs} has checkpoints/last.ckpt; "

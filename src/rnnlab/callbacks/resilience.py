@@ -1,12 +1,13 @@
 """Surviving interruptions: random-number state in every checkpoint, and a clean stop on SIGTERM or Ctrl-C.
 
-Lightning's checkpoints restore weights, optimizer, schedulers, loops and callbacks, but not the random-number
-generators. rnnlab's data order is already a pure function of (seed, epoch); what remains random is dropout and
-sampling, drawn from the global generators, which :class:`RngState` saves and restores. A run resumed from an
-end-of-epoch checkpoint (``last.ckpt``) therefore replays the following epochs exactly: killed at any point and
-resumed, it ends with the weights of a run never interrupted (tested on CPU). Checkpoint files are written
-atomically (Lightning writes through an fsspec transaction: a temporary file moved into place), so a kill during a
-save leaves the previous ``last.ckpt`` intact.
+Lightning's checkpoints restore weights, optimizer, schedulers, loops, callbacks and (through
+:class:`~rnnlab.data.batches.ResumableLoader`) the position inside the epoch, but not the random-number
+generators. rnnlab's data order is a pure function of (seed, epoch); what remains random is dropout and sampling,
+drawn from the global generators, which :class:`RngState` saves and restores. A run resumed from any checkpoint
+it wrote (``last.ckpt`` at each validation, ``interrupted.ckpt`` on SIGTERM/Ctrl-C) therefore replays the rest
+exactly: killed at any point and resumed, it ends with the weights of a run never interrupted (tested on CPU).
+Checkpoint files are written atomically (Lightning writes through an fsspec transaction: a temporary file moved
+into place), so a kill during a save leaves the previous ``last.ckpt`` intact.
 """
 
 from __future__ import annotations
@@ -47,8 +48,7 @@ class RngState(L.Callback):
 
 class InterruptHandler(L.Callback):
     """On SIGTERM (Lightning stops after the current batch) or Ctrl-C: writes ``checkpoints/interrupted.ckpt``
-    (the weights at that moment, for eval/predict) and says how to resume exactly: from ``last.ckpt``, the last
-    checkpoint of a finished epoch, whose following epochs replay bit for bit."""
+    and says how to resume from it; the resumed run replays what the uninterrupted one would have done."""
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         from lightning.pytorch.utilities.exceptions import SIGTERMException
@@ -59,18 +59,13 @@ class InterruptHandler(L.Callback):
         folder = Path(checkpoint.dirpath) if checkpoint and checkpoint.dirpath else Path(trainer.default_root_dir)
         interrupted = folder / "interrupted.ckpt"
         trainer.save_checkpoint(interrupted, weights_only=False)
-        last = checkpoint.last_model_path if checkpoint else ""
         signal = "SIGTERM" if isinstance(exception, SIGTERMException) else "Ctrl-C"
-        resume = (
-            f"resume exactly with the same command plus ckpt_path={last} (or ckpt_path=last)"
-            if last
-            else "no epoch had finished, so there is nothing to resume from: start again"
-        )
         log.warning(
-            "%s at epoch %d, step %d: saved %s (weights for eval/predict); %s",
+            "%s at epoch %d, step %d: saved %s; resume exactly with the same command plus ckpt_path=%s "
+            "(or ckpt_path=last)",
             signal,
             trainer.current_epoch,
             trainer.global_step,
             interrupted,
-            resume,
+            interrupted,
         )

@@ -3,7 +3,9 @@
 Small generated data sets live in memory as a dict of tensors; a batch is one fancy-indexing per tensor,
 with no per-sample Python collate. Workers would only add process start-up and IPC, so loaders use
 ``num_workers=0``. The order of epoch e depends only on (seed, e), and Lightning calls ``set_epoch`` at every
-epoch start, so a run resumed at epoch e sees the same batches as one never interrupted.
+epoch start, so a run resumed at epoch e sees the same batches as one never interrupted. A run resumed inside an epoch
+(from a checkpoint written at a mid-epoch validation) continues that epoch after the batches already trained
+on: the loader keeps its position (:class:`ResumableLoader`) through Lightning's checkpoints.
 """
 
 from __future__ import annotations
@@ -99,6 +101,8 @@ class EpochBatchSampler(Sampler[Tensor]):
         self.size, self.batch_size, self.shuffle, self.seed = size, batch_size, shuffle, seed
         self.lengths, self.equal_tokens, self.bucket = lengths, equal_tokens, bucket
         self.epoch = 0
+        self.served = 0  # batches handed out in the current pass
+        self.resume_at: dict[str, int] | None = None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -106,7 +110,25 @@ class EpochBatchSampler(Sampler[Tensor]):
     def __len__(self) -> int:
         return math.ceil(self.size / self.batch_size)
 
+    def state_dict(self) -> dict[str, int]:
+        """The position: the epoch and how many of its batches were handed out."""
+        return {"epoch": self.epoch, "batches": self.served}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """The next pass over ``state["epoch"]`` starts after its first ``state["batches"]`` batches."""
+        self.resume_at = dict(state)
+
     def __iter__(self) -> Iterator[Tensor]:
+        skip = 0
+        if self.resume_at is not None and self.resume_at["epoch"] == self.epoch:
+            skip = self.resume_at["batches"]
+        self.resume_at, self.served = None, skip
+        # The order is recomputed whole, so the batches after the skipped ones are those of an uninterrupted pass.
+        for batch in itertools.islice(self.epoch_batches(), skip, None):
+            self.served += 1
+            yield batch
+
+    def epoch_batches(self) -> Iterator[Tensor]:
         if not self.shuffle:
             yield from torch.arange(self.size).split(self.batch_size)
             return
@@ -137,11 +159,35 @@ def equal_token_sizes(lengths: Tensor, parts: int) -> list[int]:
     return [b - a for a, b in itertools.pairwise(bounds)]
 
 
-def tensor_loader(tensors: dict[str, Tensor] | Dataset, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
+class ResumableLoader(DataLoader):
+    """A loader of whole batches (``batch_size=None``) drawn by an :class:`EpochBatchSampler`, resumable inside
+    an epoch through Lightning's loader protocol (``state_dict`` / ``load_state_dict``).
+
+    Lightning stores the state in every checkpoint and, when a run restarts inside an epoch, loads it before
+    iterating again. Lightning fetches no batch ahead from a loader with a length, so the count saved is the
+    number of batches the model has trained on.
+
+    Its own (unused) generator: a DataLoader without one draws a seed for its workers from the global generator
+    every time it is iterated, so each validation would shift the dropout masks of the training after it, and a
+    resumed run, which iterates its train loader one extra time, would not replay an uninterrupted one.
+    """
+
+    def __init__(self, dataset: Dataset, sampler: EpochBatchSampler) -> None:
+        super().__init__(dataset, sampler=sampler, batch_size=None, num_workers=0, generator=torch.Generator())
+
+    def state_dict(self) -> dict[str, int]:
+        return self.sampler.state_dict()
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.sampler.load_state_dict(state)
+
+
+def tensor_loader(
+    tensors: dict[str, Tensor] | Dataset, batch_size: int, shuffle: bool, seed: int = 0
+) -> ResumableLoader:
     """Batches of a dict of equal-length tensors, or of any dataset indexable by an index tensor."""
     dataset = TensorBatches(tensors) if isinstance(tensors, dict) else tensors
     lengths = getattr(dataset, "lengths", None)
     per_token_target = "target" in getattr(dataset, "tokens", {})
     sampler = EpochBatchSampler(len(dataset), batch_size, shuffle, seed, lengths=lengths, equal_tokens=per_token_target)
-    # batch_size=None: the sampler already yields whole batches of indices.
-    return DataLoader(dataset, sampler=sampler, batch_size=None, num_workers=0)
+    return ResumableLoader(dataset, sampler)

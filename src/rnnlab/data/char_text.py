@@ -13,9 +13,10 @@ from __future__ import annotations
 import lightning as L
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from rnnlab.data.alphabet import Alphabet
+from rnnlab.data.batches import EpochBatchSampler, ResumableLoader
 from rnnlab.data.bits import SPLITS
 from rnnlab.data.text_files import read_text
 from rnnlab.errors import ConfigError, DataError
@@ -38,7 +39,8 @@ class StreamWindows(Dataset):
     def __len__(self) -> int:
         return -(-self.inputs.size(1) // self.window)
 
-    def __getitem__(self, j: int) -> dict[str, Tensor]:
+    def __getitem__(self, j: int | Tensor) -> dict[str, Tensor]:
+        j = int(j)  # the sampler hands out one-element index tensors
         if not 0 <= j < len(self):
             raise IndexError(j)
         cut = slice(j * self.window, (j + 1) * self.window)
@@ -99,20 +101,21 @@ class CharTextDataModule(L.LightningDataModule):
             )
         return batchify(ids, streams)
 
-    def loader(self, name: str) -> DataLoader:
-        # batch_size=None: each item already is a whole batch; in order, so streams continue across batches.
-        return DataLoader(StreamWindows(*self.streams(name), self.window), batch_size=None, shuffle=False)
+    def loader(self, name: str) -> ResumableLoader:
+        # Each item already is a whole batch; in order, so streams continue across batches.
+        windows = StreamWindows(*self.streams(name), self.window)
+        return ResumableLoader(windows, EpochBatchSampler(len(windows), batch_size=1, shuffle=False))
 
     def setup(self, stage: str | None = None) -> None:
         needed = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}.get(stage, SPLITS)
         for name in needed:
             self.streams(name)  # fail before training, not after the first epoch
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> ResumableLoader:
         return self.loader("train")
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> ResumableLoader:
         return self.loader("val")
 
-    def test_dataloader(self) -> DataLoader:
+    def test_dataloader(self) -> ResumableLoader:
         return self.loader("test")

@@ -45,6 +45,10 @@ def detach_state(state: State) -> State:
     return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
 
 
+def move_state(state: State, device: torch.device) -> State:
+    return tuple(s.to(device) for s in state) if isinstance(state, tuple) else state.to(device)
+
+
 class CharRNN(nn.Module):
     """``context_size`` > 0: every step also reads a fixed context vector beside the symbol (a decoder that
     sees the source summary at each step, as in Cho et al. 2014); the backbone's input size must include it."""
