@@ -106,7 +106,6 @@ def test_training_with_manual_bptt_gradients_solves_a_bit_task(make_cfg):
     ("model", "overrides", "message"),
     [
         ("lstm", ["model.gradients=manual"], "model.gradients=manual is the vanilla RNN's BPTT"),
-        ("rnn", ["model.gradients=manual", "+trainer.gradient_clip_val=1.0"], "remove trainer.gradient_clip_val"),
         ("rnn", ["model.gradients=magic"], "model.gradients='magic' is not one of autograd, manual"),
         ("rnn", ["model.recurrent_radius=-1"], "model.recurrent_radius=-1 must be positive"),
     ],

@@ -35,7 +35,7 @@ def test_every_task_and_model_composes_builds_and_predicts(make_cfg, task, model
     validate(cfg)
     assert cfg.task.name == task
     datamodule, module = build_datamodule(cfg), build_module(cfg)
-    batch = next(iter(datamodule.train_dataloader()))
+    batch = next(iter(datamodule.train_dataloader()))[0]  # the first of a step's batches
     logits = module(batch["input"])
     assert logits.shape == (*batch["target"].shape, cfg.task.num_classes)
     assert module.net.backbone.bidirectional == ("bi" in model)
@@ -45,7 +45,7 @@ def test_every_task_and_model_composes_builds_and_predicts(make_cfg, task, model
 
 def test_sizes_are_overridable_and_seq_len_50_works(make_cfg):
     cfg = make_cfg("flip_stream", "rnn", "model.hidden_size=64", "task.seq_len=50")
-    batch = next(iter(build_datamodule(cfg).train_dataloader()))
+    batch = next(iter(build_datamodule(cfg).train_dataloader()))[0]  # the first of a step's batches
     assert batch["input"].shape[1:] == (50, 1)
     assert build_module(cfg).net.backbone.hidden_size == 64
 

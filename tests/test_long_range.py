@@ -88,7 +88,7 @@ def test_config_composes_and_builds(make_cfg):
     validate(cfg)
     assert (cfg.task.gap, cfg.task.input_size, cfg.task.num_classes) == (9, 9, 8)
     assert cfg.trainer.max_steps > 0 and cfg.trainer.gradient_clip_val == 1.0  # the budget is stated
-    batch = next(iter(build_datamodule(cfg).train_dataloader()))
+    batch = next(iter(build_datamodule(cfg).train_dataloader()))[0]  # the first of a step's batches
     assert batch["input"].shape == (32, 10, 9)
     assert build_module(cfg)(batch["input"]).shape == (32, 8)
 

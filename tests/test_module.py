@@ -45,20 +45,20 @@ def test_stage_metrics_accuracy_and_whole_sequence_accuracy():
     metrics = StageMetrics(num_classes=2)
     target = torch.tensor([[1, 0, IGNORE], [1, 1, 1]])
     preds = torch.tensor([[1, 0, 0], [1, 0, 1]])  # row 0 right where valid; row 1 has one error
-    metrics.update(torch.tensor(0.5), preds, target, mask=target != IGNORE)
+    metrics.update(torch.tensor(0.5), preds, target)
     values = metrics.compute()
     assert values["acc"] == pytest.approx(4 / 5)
     assert values["seq_acc"] == pytest.approx(1 / 2)
     assert values["loss"] == pytest.approx(0.5)
     metrics.reset()
-    metrics.update(torch.tensor(1.0), preds[:1], target[:1], mask=None)
+    metrics.update(torch.tensor(1.0), preds[:1], target[:1])
     assert metrics.compute()["seq_acc"] == 1.0
 
 
 def test_epoch_loss_is_weighted_by_valid_positions():
     metrics = StageMetrics(num_classes=2)
-    metrics.update(torch.tensor(1.0), torch.zeros(1, 1, dtype=torch.long), torch.zeros(1, 1, dtype=torch.long), None)
-    metrics.update(torch.tensor(4.0), torch.zeros(1, 3, dtype=torch.long), torch.zeros(1, 3, dtype=torch.long), None)
+    metrics.update(torch.tensor(1.0), torch.zeros(1, 1, dtype=torch.long), torch.zeros(1, 1, dtype=torch.long))
+    metrics.update(torch.tensor(4.0), torch.zeros(1, 3, dtype=torch.long), torch.zeros(1, 3, dtype=torch.long))
     assert metrics.compute()["loss"] == pytest.approx((1.0 * 1 + 4.0 * 3) / 4)
 
 
@@ -72,4 +72,4 @@ def test_optimizer_and_scheduler_are_injected():
     configured = module.configure_optimizers()
     assert isinstance(configured["optimizer"], torch.optim.SGD)
     assert configured["optimizer"].param_groups[0]["lr"] == 0.5
-    assert configured["lr_scheduler"]["monitor"] == "val/loss"
+    assert isinstance(configured["lr_scheduler"], torch.optim.lr_scheduler.ReduceLROnPlateau)

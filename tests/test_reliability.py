@@ -20,8 +20,10 @@ from rnnlab.train import train
 
 QUIET_RUN = ["~callbacks.early_stopping", "~callbacks.rich_progress_bar", "~logger", "~callbacks.lr_monitor"]
 # 512 training sequences in batches of 32: 16 optimizer steps per epoch; dropout makes the run depend on the RNG.
+# One batch per Lightning step, so that a kill can come after any optimizer step.
 BITS = [
     "task=flip_stream",
+    "task.data.batches_per_step=1",
     "model=deep_rnn",
     "model.dropout=0.3",
     "model.output_dropout=0.3",
@@ -128,13 +130,14 @@ def test_killed_mid_epoch_and_resumed_ends_bit_identical(uninterrupted, tmp_path
     assert_identical(weights, uninterrupted)
 
 
-def test_resumed_from_a_mid_epoch_checkpoint_ends_bit_identical(uninterrupted, tmp_path):
+@pytest.mark.parametrize("batches_per_step", [1, 4])
+def test_resumed_from_a_mid_epoch_checkpoint_ends_bit_identical(uninterrupted, tmp_path, batches_per_step):
     # Validating twice per epoch writes last.ckpt at step 24, 8 batches into epoch 1; validation changes neither
-    # the weights nor the random state, so the run must still end with the uninterrupted run's weights.
-    weights, resumed_from, _ = kill_and_resume(
-        tmp_path, step=27, when="batch", resume_with="path", run=[*BITS, "trainer.val_check_interval=0.5"]
-    )
-    assert (resumed_from["global_step"], batches_done(resumed_from)) == (24, 8)
+    # the weights nor the random state, so the run must still end with the uninterrupted run's weights, also with
+    # several batches per Lightning step.
+    run = [*BITS, "trainer.val_check_interval=0.5", f"task.data.batches_per_step={batches_per_step}"]
+    weights, resumed_from, _ = kill_and_resume(tmp_path, step=27, when="batch", resume_with="path", run=run)
+    assert (resumed_from["global_step"], batches_done(resumed_from)) == (24, 8 // batches_per_step)
     assert_identical(weights, uninterrupted)
 
 

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import MODELS, TASKS
 
 from rnnlab.config import ConfigError
@@ -106,3 +107,22 @@ def test_eval_names_a_missing_or_unreadable_checkpoint(make_cfg, tmp_path):
     garbage.write_bytes(b"not a checkpoint")
     with pytest.raises(ConfigError, match="is not a readable rnnlab checkpoint"):
         evaluate(make_cfg("flip_stream", "rnn", f"ckpt_path={garbage}", config_name="eval"))
+
+
+@pytest.mark.parametrize("batches_per_step", [3, 8])
+def test_several_batches_per_step_train_exactly_as_one(make_cfg, batches_per_step):
+    # 200 sequences in batches of 32: 7 batches per epoch, so groups of 3 end with a shorter one. Dropout makes
+    # the result depend on the random draws too.
+    settings = [
+        "task.data.sizes.train=200",
+        "model.output_dropout=0.3",
+        "trainer.max_epochs=2",
+        "trainer.min_epochs=2",
+        "~callbacks.early_stopping",
+        "test=false",
+    ]
+    _, one = train(make_cfg("flip_stream", "rnn", "task.data.batches_per_step=1", *settings))
+    _, grouped = train(make_cfg("flip_stream", "rnn", f"task.data.batches_per_step={batches_per_step}", *settings))
+    assert one["trainer"].global_step == grouped["trainer"].global_step == 14
+    for (name, a), b in zip(one["module"].state_dict().items(), grouped["module"].state_dict().values(), strict=True):
+        assert torch.equal(a, b), name

@@ -101,16 +101,13 @@ def build_module(cfg: DictConfig, vocab=None) -> L.LightningModule:
         "vocab": vocab.to_dict() if vocab is not None else None,
         "monitor": cfg.task.get("monitor", "val/loss"),
     }
-    if cfg.task.head == "language_model":
-        return LanguageModel(
-            **common,
-            bptt=cfg.task.bptt,
-            gradient_clip_val=cfg.trainer.get("gradient_clip_val"),
-            gradient_clip_algorithm=cfg.trainer.get("gradient_clip_algorithm") or "norm",
-            sample=config["task"].get("sample"),
-        )
     if cfg.task.head in GENERATOR_HEADS:
         return SequenceGenerator(**common)
+    # Manual optimization (see rnnlab.runs.make_trainer): the module clips, from the trainer's keys.
+    common["gradient_clip_val"] = cfg.trainer.get("gradient_clip_val")
+    common["gradient_clip_algorithm"] = cfg.trainer.get("gradient_clip_algorithm") or "norm"
+    if cfg.task.head == "language_model":
+        return LanguageModel(**common, bptt=cfg.task.bptt, sample=config["task"].get("sample"))
     return SequenceClassifier(
         **common, gradients=cfg.model.get("gradients", "autograd"), per_class=bool(cfg.task.get("per_class", False))
     )

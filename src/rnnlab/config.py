@@ -9,7 +9,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.errors import ConfigError
-from rnnlab.models import CELLS, IMPLS, TASK_HEADS
+from rnnlab.models import CELLS, HEADS, IMPLS, TASK_HEADS
 from rnnlab.models.cell import NONLINEARITIES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -80,10 +80,6 @@ def validate(cfg: DictConfig) -> None:
             "model.gradients=manual is the vanilla RNN's BPTT: it needs model.cell=rnn, a many-to-many task "
             f"and model.dropout=0 (got cell={model.cell}, head={task.head}, dropout={model.dropout})",
         )
-        _require(
-            not OmegaConf.select(cfg, "trainer.gradient_clip_val"),
-            "model.gradients=manual steps the optimizer itself; remove trainer.gradient_clip_val",
-        )
     radius = model.get("recurrent_radius")
     _require(radius is None or radius > 0, f"model.recurrent_radius={radius} must be positive (or null)")
     for key in ("model.dropout", "model.output_dropout", "task.encoder.dropout"):
@@ -104,6 +100,7 @@ def validate(cfg: DictConfig) -> None:
         "model=rnn or model=lstm",
     )
     _validate_generation(cfg)
+    _validate_batches_per_step(cfg)
     fractions = OmegaConf.select(cfg, "task.data.fractions")
     if fractions is not None:
         _require(
@@ -112,6 +109,27 @@ def validate(cfg: DictConfig) -> None:
         )
     for split, size in (OmegaConf.select(cfg, "task.data.sizes") or {}).items():
         _require(isinstance(size, int) and size > 0, f"task.data.sizes.{split}={size!r} must be a positive integer")
+
+
+def _validate_batches_per_step(cfg: DictConfig) -> None:
+    """Several batches per Lightning step: the classifiers' in-memory data only, and not with weight averaging,
+    which Lightning updates once per step."""
+    _positive_int(cfg, "task.data.batches_per_step")
+    per_step = OmegaConf.select(cfg, "task.data.batches_per_step") or 1
+    if per_step == 1:
+        return
+    _require(
+        cfg.task.head in HEADS,
+        f"task.data.batches_per_step={per_step} applies to the classification tasks; task {cfg.task.name} "
+        "takes one batch per step",
+    )
+    callbacks = cfg.get("callbacks") or {}
+    for name, callback in callbacks.items():
+        _require(
+            not (callback and "WeightAveraging" in str(callback.get("_target_", ""))),
+            f"task.data.batches_per_step={per_step} with callbacks.{name}: weight averaging updates once per "
+            "Lightning step and would skip optimizer steps; set task.data.batches_per_step=1",
+        )
 
 
 def _validate_generation(cfg: DictConfig) -> None:

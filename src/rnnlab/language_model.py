@@ -23,7 +23,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torchmetrics import MeanMetric, MinMetric
 
 from rnnlab.data.alphabet import Alphabet
@@ -69,9 +68,9 @@ class LanguageModel(RecurrentModule):
     ) -> None:
         """``vocab``: the alphabet (:class:`~rnnlab.data.alphabet.Alphabet` as a dict); ``sample``: the text
         sample written after each validation (``prime``, ``length``, ``temperature``, ``greedy``)."""
-        super().__init__(net, optimizer, scheduler, config, vocab, monitor)
+        super().__init__(net, optimizer, scheduler, config, vocab, monitor, gradient_clip_val, gradient_clip_algorithm)
         self.automatic_optimization = False  # truncated BPTT steps the optimizer once per chunk
-        self.bptt, self.clip_val, self.clip_algorithm = bptt, gradient_clip_val, gradient_clip_algorithm
+        self.bptt = bptt
         self.train_metrics, self.val_metrics, self.test_metrics = (TextMetrics() for _ in STAGES)
         self.best.update({"loss": MinMetric()})
         # The hidden state each stage's streams have reached: carried across batches, reset per epoch.
@@ -85,15 +84,10 @@ class LanguageModel(RecurrentModule):
         return F.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1)), logits, state
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        optimizer = self.optimizers()
         state = self.states.get("train")
         for ids, target in zip(batch["input"].split(self.bptt, 1), batch["target"].split(self.bptt, 1), strict=True):
             loss, logits, state = self.chunk_loss(ids, target, state)
-            optimizer.zero_grad()
-            self.manual_backward(loss)
-            if self.clip_val:
-                self.clip_gradients(optimizer, self.clip_val, self.clip_algorithm)
-            optimizer.step()
+            self.optimize(loss)
             state = detach_state(state)  # the chunk boundary: no gradient flows into the chunk before
             self.train_metrics.update(loss, logits, target)
         self.states["train"] = state
@@ -131,10 +125,8 @@ class LanguageModel(RecurrentModule):
 
     def on_validation_epoch_end(self) -> None:
         super().on_validation_epoch_end()
-        # Manual optimization: Lightning leaves the scheduler to us.
-        if self.fitting() and (scheduler := self.lr_schedulers()) is not None:
-            metric = self.trainer.callback_metrics.get(self.hparams.monitor)
-            scheduler.step(metric) if isinstance(scheduler, ReduceLROnPlateau) else scheduler.step()
+        if self.fitting():
+            self.step_scheduler()  # at every validation: several per epoch on a long text
 
     @property
     def alphabet(self) -> Alphabet:

@@ -21,8 +21,9 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchmetrics import MaxMetric, MeanMetric
-from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score
+from torch.optim.lr_scheduler import ReduceLROnPlateau
+from torchmetrics import MaxMetric, Metric
+from torchmetrics.classification import MulticlassConfusionMatrix, MulticlassF1Score
 
 from rnnlab.data.batches import IGNORE
 from rnnlab.models import RecurrentNet
@@ -41,35 +42,58 @@ def masked_cross_entropy(logits: Tensor, target: Tensor) -> Tensor:
     return F.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1), ignore_index=IGNORE)
 
 
-class StageMetrics(nn.Module):
-    """Running loss, accuracy and whole-sequence accuracy of one stage (train, val or test).
+class Totals(Metric):
+    """Sums behind loss, accuracy and whole-sequence accuracy: a handful of tensor ops per step, no device sync;
+    summed across processes and divided once per epoch."""
 
-    Updated every step without any device sync; computed (and, under DDP, synced) once per epoch.
-    """
+    full_state_update = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("loss_sum", torch.tensor(0.0), dist_reduce_fx="sum")
+        for name in ("positions", "correct", "sequences", "sequences_correct"):
+            self.add_state(name, torch.tensor(0), dist_reduce_fx="sum")
+
+    def update(self, loss: Tensor, preds: Tensor, target: Tensor) -> None:
+        valid = target != IGNORE
+        positions = valid.sum()
+        right = preds == target
+        self.loss_sum += loss.detach() * positions
+        self.positions += positions
+        self.correct += (right & valid).sum()
+        self.sequences += len(target)
+        self.sequences_correct += (right | ~valid).reshape(len(target), -1).all(dim=1).sum()
+
+    def compute(self) -> dict[str, Tensor]:
+        return {
+            "loss": self.loss_sum / self.positions,
+            "acc": self.correct / self.positions,
+            "seq_acc": self.sequences_correct / self.sequences,
+        }
+
+
+class StageMetrics(nn.Module):
+    """Running loss, accuracy and whole-sequence accuracy of one stage (train, val or test), and with
+    ``per_class`` the macro-F1 and confusion matrix. Updated every step without any device sync; computed (and,
+    under DDP, synced) once per epoch."""
 
     def __init__(self, num_classes: int, per_class: bool = False) -> None:
         super().__init__()
-        self.loss = MeanMetric()
-        self.acc = MulticlassAccuracy(num_classes, average="micro", ignore_index=IGNORE, validate_args=False)
-        self.seq_acc = MeanMetric()
+        self.totals = Totals()
         self.per_class = per_class
         if per_class:
             self.f1 = MulticlassF1Score(num_classes, average="macro", ignore_index=IGNORE, validate_args=False)
             self.confusion = MulticlassConfusionMatrix(num_classes, ignore_index=IGNORE, validate_args=False)
 
-    def update(self, loss: Tensor, preds: Tensor, target: Tensor, mask: Tensor | None) -> None:
-        """``target`` holds IGNORE where ``mask`` is False; the loss is weighted by its valid positions."""
-        valid = target != IGNORE
-        self.loss.update(loss.detach(), weight=valid.sum())
-        self.acc.update(preds.reshape(-1), target.reshape(-1))
+    def update(self, loss: Tensor, preds: Tensor, target: Tensor) -> None:
+        """``target`` holds IGNORE at padded positions; the loss is weighted by the valid positions."""
+        self.totals.update(loss, preds, target)
         if self.per_class:
             self.f1.update(preds.reshape(-1), target.reshape(-1))
             self.confusion.update(preds.reshape(-1), target.reshape(-1))
-        correct = (preds == target) | ~valid
-        self.seq_acc.update(correct.reshape(len(correct), -1).all(dim=1).float())
 
     def compute(self) -> dict[str, Tensor]:
-        values = {"loss": self.loss.compute(), "acc": self.acc.compute(), "seq_acc": self.seq_acc.compute()}
+        values = self.totals.compute()
         if self.per_class:
             values["f1"] = self.f1.compute()
         return values
@@ -93,11 +117,14 @@ class RecurrentModule(L.LightningModule):
         config: dict | None = None,
         vocab: dict | None = None,
         monitor: str = "val/loss",
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str = "norm",
     ) -> None:
         super().__init__()
         # Collects the subclass's own arguments too (Lightning walks the __init__ frames).
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
         self.net, self.optimizer_factory, self.scheduler_factory = net, optimizer, scheduler
+        self.clip_val, self.clip_algorithm = gradient_clip_val, gradient_clip_algorithm
         # Best-so-far validation metrics during fit, by name (a MaxMetric or MinMetric each; the subclass says
         # which), logged as val/<name>_best.
         self.best = nn.ModuleDict()
@@ -136,12 +163,33 @@ class RecurrentModule(L.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
 
+    def optimize(self, loss: Tensor) -> None:
+        """One optimizer step on ``loss`` under manual optimization: zero, backward, clip, step. Gradient clipping,
+        which Lightning leaves to the module in manual mode, comes from the same key as in automatic mode
+        (``trainer.gradient_clip_val``, given to the module by :func:`rnnlab.build.build_module`)."""
+        optimizer = self.optimizers()
+        optimizer.zero_grad()
+        self.manual_backward(loss)
+        if self.clip_val:
+            self.clip_gradients(optimizer, self.clip_val, self.clip_algorithm)
+        optimizer.step()
+
+    def step_scheduler(self) -> None:
+        """Manual optimization leaves the scheduler to the module: a plateau scheduler reads ``monitor``."""
+        if (scheduler := self.lr_schedulers()) is None:
+            return
+        if isinstance(scheduler, ReduceLROnPlateau):
+            if (metric := self.trainer.callback_metrics.get(self.hparams.monitor)) is not None:
+                scheduler.step(metric)
+        else:
+            scheduler.step()
+
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(params=self.parameters())
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer=optimizer)
-        if not self.automatic_optimization:  # stepped by the module itself (see rnnlab.language_model)
+        if not self.automatic_optimization:  # stepped by the module itself (step_scheduler)
             return {"optimizer": optimizer, "lr_scheduler": scheduler}
         return {
             "optimizer": optimizer,
@@ -150,6 +198,11 @@ class RecurrentModule(L.LightningModule):
 
 
 class SequenceClassifier(RecurrentModule):
+    """Trains under manual optimization, one optimizer step per batch, so that a Lightning step may carry
+    several batches (``task.data.batches_per_step``): for small models Lightning's per-step machinery costs as
+    much as the step itself, and a group of batches pays it once. The steps, and so the weights, are those of
+    one batch per Lightning step."""
+
     def __init__(
         self,
         net: RecurrentNet,
@@ -160,16 +213,17 @@ class SequenceClassifier(RecurrentModule):
         vocab: dict | None = None,
         per_class: bool = False,
         monitor: str = "val/loss",
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str = "norm",
     ) -> None:
         """See :class:`RecurrentModule`. ``gradients="manual"`` trains with the hand-written BPTT of
         :mod:`rnnlab.analysis.bptt` instead of autograd (slow; for teaching). ``per_class`` adds macro-F1 and
         confusion matrices to the metrics."""
         if gradients not in GRADIENTS:
             raise ValueError(f"gradients must be one of {list(GRADIENTS)}, got {gradients!r}")
-        super().__init__(net, optimizer, scheduler, config, vocab, monitor)
+        super().__init__(net, optimizer, scheduler, config, vocab, monitor, gradient_clip_val, gradient_clip_algorithm)
         self.gradients = gradients
-        # Manual gradients replace loss.backward(), so Lightning must not run its own backward pass.
-        self.automatic_optimization = gradients == "autograd"
+        self.automatic_optimization = False
         # One set per stage, so train, val and test never mix their running states.
         self.train_metrics, self.val_metrics, self.test_metrics = (
             StageMetrics(net.output.num_classes, per_class) for _ in STAGES
@@ -183,17 +237,19 @@ class SequenceClassifier(RecurrentModule):
 
     def step(self, batch: dict[str, Tensor], stage: str) -> Tensor:
         logits = self(batch["input"], batch.get("lengths"))
-        target, mask = ignore_padding(batch["target"], batch.get("mask")), batch.get("mask")
+        target = ignore_padding(batch["target"], batch.get("mask"))
         loss = masked_cross_entropy(logits, target)
-        getattr(self, f"{stage}_metrics").update(loss, logits.argmax(-1), target, mask)
+        getattr(self, f"{stage}_metrics").update(loss, logits.argmax(-1), target)
         return loss
 
-    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        if self.automatic_optimization:
-            return self.step(batch, "train")
-        return self.manual_step(batch)
+    def training_step(self, batch: dict[str, Tensor] | list[dict[str, Tensor]], batch_idx: int) -> None:
+        for one in batch if isinstance(batch, list) else [batch]:
+            if self.gradients == "manual":
+                self.manual_step(one)
+            else:
+                self.optimize(self.step(one, "train"))
 
-    def manual_step(self, batch: dict[str, Tensor]) -> Tensor:
+    def manual_step(self, batch: dict[str, Tensor]) -> None:
         """One optimizer step with gradients from the lecture's backward pass, no autograd involved."""
         from rnnlab.analysis.bptt import manual_gradients
 
@@ -202,11 +258,16 @@ class SequenceClassifier(RecurrentModule):
         optimizer.zero_grad()
         for name, parameter in self.net.named_parameters():
             parameter.grad = grads[name]
+        if self.clip_val:
+            self.clip_gradients(optimizer, self.clip_val, self.clip_algorithm)
         optimizer.step()
         with torch.no_grad():
-            target, mask = ignore_padding(batch["target"], batch.get("mask")), batch.get("mask")
-            self.train_metrics.update(loss, self(batch["input"]).argmax(-1), target, mask)
-        return loss
+            target = ignore_padding(batch["target"], batch.get("mask"))
+            self.train_metrics.update(loss, self(batch["input"]).argmax(-1), target)
+
+    def on_train_epoch_end(self) -> None:
+        super().on_train_epoch_end()
+        self.step_scheduler()  # where Lightning steps an epoch-interval scheduler in automatic mode
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self.step(batch, "val")

@@ -13,6 +13,8 @@ import lightning as L
 import torch
 from omegaconf import DictConfig
 
+from rnnlab.models.heads import GENERATOR_HEADS
+
 log = logging.getLogger("rnnlab")
 
 # rnnlab keeps small data sets in memory and slices batches directly; workers would only add overhead.
@@ -54,9 +56,9 @@ def make_trainer(cfg: DictConfig, with_callbacks: bool = True) -> L.Trainer:
     make_deterministic(cfg)
     callbacks = instantiate_group(cfg.get("callbacks")) if with_callbacks else []
     loggers = instantiate_group(cfg.get("logger"))
-    # Truncated BPTT steps the optimizer itself, clipping with this same setting (rnnlab.language_model);
-    # Lightning refuses it in manual optimization.
-    own_clipping = {"gradient_clip_val": None} if cfg.task.get("head") == "language_model" else {}
+    # Classifiers and the language model optimize manually (several steps per Lightning step) and clip with this
+    # same setting themselves (RecurrentModule.optimize); Lightning refuses it in manual optimization.
+    own_clipping = {"gradient_clip_val": None} if cfg.task.get("head") not in GENERATOR_HEADS else {}
     return hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **own_clipping)
 
 

@@ -21,8 +21,9 @@ class BitsDataModule(InMemoryDataModule):
         batch_size: int = 32,
         eval_batch_size: int = 1024,
         seed: int = 0,
+        batches_per_step: int = 1,
     ) -> None:
-        super().__init__(batch_size, eval_batch_size, seed)
+        super().__init__(batch_size, eval_batch_size, seed, batches_per_step)
         if problem not in PROBLEMS:
             raise ConfigError(f"unknown bit problem {problem!r}; available: {', '.join(PROBLEMS)}")
         self.problem = PROBLEMS[problem]

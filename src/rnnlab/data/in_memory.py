@@ -19,9 +19,14 @@ class InMemoryDataModule(L.LightningDataModule):
     # Word-level subclasses: the training Vocabulary. Numeric inputs have none.
     vocab = None
 
-    def __init__(self, batch_size: int = 32, eval_batch_size: int = 1024, seed: int = 0) -> None:
+    def __init__(
+        self, batch_size: int = 32, eval_batch_size: int = 1024, seed: int = 0, batches_per_step: int = 1
+    ) -> None:
+        """``batches_per_step``: training batches per Lightning step, each its own optimizer step (see
+        :class:`~rnnlab.data.batches.EpochBatchSampler`); evaluation batches come one at a time."""
         super().__init__()
         self.batch_size, self.eval_batch_size, self.seed = batch_size, eval_batch_size, seed
+        self.batches_per_step = batches_per_step
         self._splits: dict[str, dict[str, Tensor] | RaggedBatches] = {}
 
     def generate(self, name: str) -> dict[str, Tensor] | RaggedBatches:
@@ -45,7 +50,9 @@ class InMemoryDataModule(L.LightningDataModule):
             self.split(name)
 
     def train_dataloader(self) -> DataLoader:
-        return tensor_loader(self.split("train"), self.batch_size, shuffle=True, seed=self.seed)
+        return tensor_loader(
+            self.split("train"), self.batch_size, shuffle=True, seed=self.seed, group=self.batches_per_step
+        )
 
     def val_dataloader(self) -> DataLoader:
         return tensor_loader(self.split("val"), self.eval_batch_size, shuffle=False)

@@ -116,8 +116,9 @@ class LongRangeDataModule(InMemoryDataModule):
         batch_size: int = 32,
         eval_batch_size: int = 1024,
         seed: int = 0,
+        batches_per_step: int = 1,
     ) -> None:
-        super().__init__(batch_size, eval_batch_size, seed)
+        super().__init__(batch_size, eval_batch_size, seed, batches_per_step)
         if not gap >= 1:
             raise ConfigError(f"gap={gap} must be at least 1: the steps from the cue to the query")
         if not num_symbols >= 2:

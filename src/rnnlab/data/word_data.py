@@ -21,8 +21,9 @@ class WordDataModule(InMemoryDataModule):
         batch_size: int = 32,
         eval_batch_size: int = 256,
         seed: int = 0,
+        batches_per_step: int = 1,
     ) -> None:
-        super().__init__(batch_size, eval_batch_size, seed)
+        super().__init__(batch_size, eval_batch_size, seed, batches_per_step)
         self.max_word_chars = max_word_chars
         self._vocab = Vocabulary.from_dict(vocab) if vocab else None
 

@@ -174,8 +174,10 @@ class RecurrentBackbone(nn.Module):
         if lengths is not None:
             lengths = lengths.to(x.device)
         outputs = []
-        for t in range(x.size(1)):
-            out, new_state = cell(x[:, t], state)
+        # The input terms of every step in one product; unbind (not x[:, t]) so that the backward pass gathers
+        # the T step gradients into one tensor instead of adding T mostly-zero copies of it.
+        for t, input_part in enumerate(cell.input_part(x).unbind(1)):
+            out, new_state = cell.step(input_part, state)
             if lengths is not None:
                 # Past a sequence's end the state is frozen and the output is zero.
                 valid = (t < lengths).unsqueeze(-1)

@@ -10,6 +10,9 @@ the head (:mod:`rnnlab.models.heads`). LSTM and GRU cells follow ``torch.nn.LSTM
 (same parameter names and gate order) so the loop backbone can load fused weights and vice versa.
 
 Every cell maps ``(x_t, state) -> (output_t, new_state)``; ``state`` is a tensor, or a tuple for the LSTM.
+The part of a step that reads only the input (``U x_t + b``) does not depend on the state, so a whole sequence
+computes it at once (``input_part``, one large matrix product) and the loop over time does only the rest
+(``step``): ``forward(x_t, state) == step(input_part(x_t), state)``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,11 @@ import torch
 from torch import Tensor, nn
 
 NONLINEARITIES = {"tanh": torch.tanh, "relu": torch.relu}
+
+
+def _plus_product(base: Tensor, x: Tensor, weight: Tensor) -> Tensor:
+    """``base + x @ weight.T``, fused into one kernel for a batch of rows; a single state (1-D) works too."""
+    return torch.addmm(base, x, weight.T) if x.dim() == 2 else base + x @ weight.T
 
 
 def _uniform_(params: list[Tensor], hidden_size: int) -> None:
@@ -46,7 +54,14 @@ class ElmanCell(nn.Module):
         return like.new_zeros(batch_size, self.hidden_size)
 
     def forward(self, x_t: Tensor, s_prev: Tensor) -> tuple[Tensor, Tensor]:
-        a_t = self.b + s_prev @ self.W.T + x_t @ self.U.T
+        return self.step(self.input_part(x_t), s_prev)
+
+    def input_part(self, x: Tensor) -> Tensor:
+        """``b + U x_t`` for every step of ``x`` (..., input_size) at once."""
+        return nn.functional.linear(x, self.U, self.b)
+
+    def step(self, input_part: Tensor, s_prev: Tensor) -> tuple[Tensor, Tensor]:
+        a_t = _plus_product(input_part, s_prev, self.W)  # b + U x_t + W s_{t-1}
         s_t = NONLINEARITIES[self.nonlinearity](a_t)
         return s_t, s_t
 
@@ -68,8 +83,15 @@ class LSTMCell(nn.Module):
         return zeros, zeros.clone()
 
     def forward(self, x_t: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        return self.step(self.input_part(x_t), state)
+
+    def input_part(self, x: Tensor) -> Tensor:
+        """The gates' input terms, both biases included, for every step of ``x`` at once."""
+        return nn.functional.linear(x, self.weight_ih, self.bias_ih + self.bias_hh)
+
+    def step(self, input_part: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         h_prev, c_prev = state
-        gates = x_t @ self.weight_ih.T + self.bias_ih + h_prev @ self.weight_hh.T + self.bias_hh
+        gates = _plus_product(input_part, h_prev, self.weight_hh)
         i, f, g, o = gates.chunk(4, dim=-1)
         c_t = torch.sigmoid(f) * c_prev + torch.sigmoid(i) * torch.tanh(g)
         h_t = torch.sigmoid(o) * torch.tanh(c_t)
@@ -92,8 +114,15 @@ class GRUCell(nn.Module):
         return like.new_zeros(batch_size, self.hidden_size)
 
     def forward(self, x_t: Tensor, h_prev: Tensor) -> tuple[Tensor, Tensor]:
-        x_r, x_z, x_n = (x_t @ self.weight_ih.T + self.bias_ih).chunk(3, dim=-1)
-        h_r, h_z, h_n = (h_prev @ self.weight_hh.T + self.bias_hh).chunk(3, dim=-1)
+        return self.step(self.input_part(x_t), h_prev)
+
+    def input_part(self, x: Tensor) -> Tensor:
+        """The gates' input terms for every step of ``x`` at once."""
+        return nn.functional.linear(x, self.weight_ih, self.bias_ih)
+
+    def step(self, input_part: Tensor, h_prev: Tensor) -> tuple[Tensor, Tensor]:
+        x_r, x_z, x_n = input_part.chunk(3, dim=-1)
+        h_r, h_z, h_n = nn.functional.linear(h_prev, self.weight_hh, self.bias_hh).chunk(3, dim=-1)
         r = torch.sigmoid(x_r + h_r)
         z = torch.sigmoid(x_z + h_z)
         n = torch.tanh(x_n + r * h_n)

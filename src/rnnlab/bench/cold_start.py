@@ -1,0 +1,70 @@
+"""Cold start: ``python scripts/train.py`` (the default task) from process start to exit, imports included.
+
+Each repetition starts a fresh process, as a user does; it counts only if the run reached 100 % validation
+accuracy. The import share is timed by a process that only imports what ``scripts/train.py`` imports on its
+way to training (Hydra, Lightning, rnnlab) and exits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rnnlab.bench.harness import Result, interleave
+from rnnlab.config import PROJECT_ROOT
+
+GOAL_SECONDS = 12.0
+IMPORTS = "import hydra, lightning, rnnlab.train"
+
+
+def timed(command: list[str], env: dict) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=PROJECT_ROOT, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return time.perf_counter() - start
+
+
+def train_once(log_dir: Path, overrides: list[str]) -> float:
+    seconds = timed([sys.executable, "scripts/train.py", *overrides], {**os.environ, "RNNLAB_LOG_DIR": str(log_dir)})
+    (metrics_file,) = sorted(log_dir.glob("*/train/*/metrics.json"), key=lambda p: p.stat().st_mtime)[-1:]
+    metrics = json.loads(metrics_file.read_text())
+    if metrics.get("val/acc") != 1.0:
+        raise RuntimeError(f"the default run ended at val/acc={metrics.get('val/acc')}, not 100 %: {metrics_file}")
+    return seconds
+
+
+def run(repeats: int = 5, overrides: list[str] = ()):
+    with tempfile.TemporaryDirectory() as log_dir:
+        values = interleave(
+            {
+                "train.py": lambda: train_once(Path(log_dir), list(overrides)),
+                "imports only": lambda: timed([sys.executable, "-c", IMPORTS], dict(os.environ)),
+            },
+            repeats,
+        )
+    case = " ".join(["python scripts/train.py", *overrides])
+    results = [Result("cold_start", case, name, "s", v) for name, v in values.items()]
+    train_median = results[0].median
+    comparisons = [
+        {
+            "benchmark": "cold_start",
+            "case": case,
+            "ratio": "seconds, start to exit",
+            "value": train_median,
+            "goal": f"≤ {GOAL_SECONDS:g} s",
+            "met": train_median <= GOAL_SECONDS,
+        },
+        {
+            "benchmark": "cold_start",
+            "case": case,
+            "ratio": "share spent importing",
+            "value": results[1].median / train_median,
+            "goal": None,
+            "met": None,
+        },
+    ]
+    return results, comparisons

@@ -1,0 +1,152 @@
+"""Framework overhead: rnnlab's whole training path against a minimal hand-written PyTorch loop.
+
+Both train the same network (built from the same config) on the same in-memory data with the same batch size
+and optimizer. The rnnlab variant is ``rnnlab.train.train`` — config → DataModule → LightningModule →
+``Trainer.fit`` with the default callbacks, logger and progress bar — and the plain one a loop of
+index → forward → cross-entropy → backward → step. Each reports the sequences per second of its training
+epochs after the first (steady state); validation is not timed.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+from omegaconf import DictConfig, open_dict
+
+from rnnlab.bench.harness import Result, interleave
+from rnnlab.build import build_datamodule, build_net
+from rnnlab.config import CONFIG_DIR
+
+
+class EpochTimer(L.Callback):
+    """Seconds from each training epoch's start to the end of its last batch (validation excluded)."""
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.last = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.seconds.append(self.last - self.start)
+
+
+def compose_train(overrides: list[str]) -> DictConfig:
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        return compose("train", overrides=overrides)
+
+
+def timed_train(cfg: DictConfig) -> tuple[list[float], dict]:
+    """``rnnlab.train.train`` on ``cfg`` with its outputs in a temporary directory: the training epochs' seconds
+    (see :class:`EpochTimer`) and the objects ``train`` returns."""
+    from rnnlab.train import train
+
+    cfg = cfg.copy()
+    with tempfile.TemporaryDirectory() as out, open_dict(cfg):
+        cfg.paths.output_dir = out
+        cfg.callbacks.epoch_timer = {"_target_": f"{__name__}.EpochTimer"}
+        _, objects = train(cfg)
+    (timer,) = (c for c in objects["trainer"].callbacks if isinstance(c, EpochTimer))
+    return timer.seconds, objects
+
+
+def bits_config(
+    batch_size: int, sequences: int, epochs: int, hidden_size: int, seq_len: int = 10, device: str = "cpu", extra=()
+):
+    """Bit problem 3 (flip_stream) with ``sequences`` training examples of ``seq_len`` bits drawn freely."""
+    return compose_train(
+        [
+            "task=flip_stream",
+            "model=rnn",
+            f"model.hidden_size={hidden_size}",
+            f"task.seq_len={seq_len}",
+            f"task.data.batch_size={batch_size}",
+            "task.data.disjoint=false",
+            f"task.data.sizes.train={sequences}",
+            "task.data.sizes.val=256",
+            f"trainer.max_epochs={epochs}",
+            f"trainer.min_epochs={epochs}",
+            "~callbacks.early_stopping",
+            "test=false",
+            f"trainer.accelerator={'gpu' if device == 'cuda' else 'cpu'}",
+            *extra,
+        ]
+    )
+
+
+def plain_run(cfg, device: str = "cpu") -> list[float]:
+    """Epoch times of a minimal PyTorch loop over the same data, network and optimizer."""
+    L.seed_everything(cfg.seed, verbose=False)
+    datamodule = build_datamodule(cfg)
+    data = datamodule.split("train")
+    x_all, y_all = data["input"].to(device), data["target"].to(device)
+    net = build_net(cfg.model, cfg.task).to(device)
+    optimizer = instantiate(cfg.optimizer)(params=net.parameters())
+    generator = torch.Generator().manual_seed(cfg.seed)
+    seconds = []
+    for _ in range(cfg.trainer.max_epochs):
+        start = time.perf_counter()
+        for index in torch.randperm(len(x_all), generator=generator).to(device).split(cfg.task.data.batch_size):
+            x, y = x_all[index], y_all[index]
+            logits = net(x)
+            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def steady_throughput(run: Callable[[], list[float]], sequences: int) -> float:
+    """Sequences per second over the epochs after the first (median epoch)."""
+    return sequences / statistics.median(run()[1:])
+
+
+def run(
+    batch_sizes=(32, 256),
+    sequences: int = 8192,
+    epochs: int = 4,
+    repeats: int = 5,
+    hidden_size: int = 32,
+    device: str = "cpu",
+):
+    results, comparisons = [], []
+    goals = {32: 0.90, 256: 0.97}
+    for batch_size in batch_sizes:
+        cfg = bits_config(batch_size, sequences, epochs, hidden_size, device=device)
+        values = interleave(
+            {
+                "rnnlab": lambda cfg=cfg: steady_throughput(lambda: timed_train(cfg)[0], sequences),
+                "plain": lambda cfg=cfg: steady_throughput(lambda: plain_run(cfg, device), sequences),
+            },
+            repeats,
+        )
+        case = f"B={batch_size} H={hidden_size} T=10"
+        for variant, v in values.items():
+            results.append(Result("overhead", case, variant, "sequences/s", v))
+        ratio = statistics.median(values["rnnlab"]) / statistics.median(values["plain"])
+        goal = goals.get(batch_size)
+        comparisons.append(
+            {
+                "benchmark": "overhead",
+                "case": case,
+                "ratio": "rnnlab / plain",
+                "value": ratio,
+                "goal": f"≥ {goal}" if goal else None,
+                "met": ratio >= goal if goal else None,
+            }
+        )
+    return results, comparisons

@@ -1,0 +1,45 @@
+"""The performance suite runs end to end (on toy sizes: CI proves it works, it measures nothing)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO_ROOT
+
+from rnnlab.bench.scaling import exponent
+
+
+def test_the_suite_runs_every_benchmark_and_writes_its_report(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "scripts/bench.py", "--tiny", "--out", str(tmp_path)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "bench.json").read_text())
+    assert {r["benchmark"] for r in report["results"]} == {
+        "overhead",
+        "cold_start",
+        "implementations",
+        "efficiency",
+        "scaling",
+    }
+    assert all(r["values"] and r["min"] <= r["median"] <= r["max"] for r in report["results"])
+    table = (tmp_path / "bench.md").read_text()
+    assert report["command"] in table
+    for comparison in report["comparisons"]:
+        assert f"| {comparison['benchmark']} | {comparison['case']} | {comparison['ratio']} |" in table
+    # The loop and the fused kernel compute the same function.
+    (loop,) = [r for r in report["results"] if r["benchmark"] == "implementations" and r["variant"] == "loop"]
+    assert loop["extra"]["max_abs_diff_vs_fused"] < 1e-5
+
+
+@pytest.mark.parametrize("power", [1.0, 2.0])
+def test_the_fitted_exponent_recovers_a_power_law(power):
+    lengths = [10, 100, 1000]
+    assert exponent(lengths, [3e-4 * t**power for t in lengths]) == pytest.approx(power)
