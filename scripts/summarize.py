@@ -2,8 +2,10 @@
 
 python scripts/summarize.py outputs/multirun/train/<date>_<time>_<id> --x task.gap --chance 0.125
 
-Writes summary.md (the table, also printed), summary.png (the metric against --x, a line per model) and
-summary.csv (one row per job) into that directory, or into --out.
+Writes into that directory, or into --out: summary.md (also printed): the metric's mean ± std over seeds per
+setting, every final metric's mean ± std, and the failed jobs with their errors; summary.png (the metric against
+--x, a line per model); summary.csv (one row per job: its overrides, error if any, and final metrics) and
+summary_groups.csv (one row per setting: each metric's mean and std over seeds).
 """
 
 from __future__ import annotations
@@ -38,12 +40,14 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.md").write_text(f"# {args.metric} over seeds: {args.sweep_dir}\n\n{table}")
     sweep.write_csv(jobs, out / "summary.csv")
+    sweep.write_groups_csv(groups, out / "summary_groups.csv")
     sweep.plot(groups, args.x, args.metric, args.chance).savefig(out / "summary.png", dpi=150)
 
     print(table)
     if sweep.plot_axis(groups, args.x) != args.x:
         print(f"No job sets {args.x}: the plot is against the model.")
-    print(f"Written: {out / 'summary.md'}, {out / 'summary.png'}, {out / 'summary.csv'}")
+    written = ", ".join(str(out / name) for name in ("summary.md", "summary.png", "summary.csv", "summary_groups.csv"))
+    print(f"Written: {written}")
 
 
 if __name__ == "__main__":
