@@ -160,10 +160,12 @@ def plot_axis(groups: list[Group], x: str) -> str:
     return x if any(x in group.settings for group in groups) else "model"
 
 
-def markdown(jobs: list[Job], groups: list[Group], metric: str, threshold: float, x: str) -> str:
-    """Two tables with a row per group and the settings that vary (model and ``x`` always): ``metric``'s
-    statistics, then every stage metric's mean ± std. Settings shared by every job are listed above them, failed
-    jobs (with their error) and unfinished ones below."""
+def markdown(
+    jobs: list[Job], groups: list[Group], metric: str, threshold: float, x: str, every_metric: bool = True
+) -> str:
+    """Tables with a row per group and the settings that vary (model and ``x`` always): ``metric``'s statistics,
+    then (``every_metric``) every stage metric's mean ± std. Settings shared by every job are listed above them,
+    failed jobs (with their error) and unfinished ones below."""
     columns = list(dict.fromkeys(["model", plot_axis(groups, x), *varying_keys(groups)]))
     header = [*columns, f"{metric} (mean ± std)", "seeds", f"solved (≥ {threshold:g})", "steps to solve"]
     table = _table(
@@ -183,7 +185,9 @@ def markdown(jobs: list[Job], groups: list[Group], metric: str, threshold: float
     failed = [f"{job.describe()}: {job.error()}" for job in jobs if job.status == "failed"]
     unfinished = [job.describe() for job in jobs if job.status == "unfinished"]
     lines = ["Every job: " + ", ".join(shared), ""] if shared else []
-    lines += [*table, "", "Every final metric, mean ± std over seeds (each job's in summary.csv):", "", *every]
+    lines += table
+    if every_metric:
+        lines += ["", "Every final metric, mean ± std over seeds (each job's in summary.csv):", "", *every]
     lines += (
         ["", "Failed (see failed.json in the job's directory):", *(f"- {line}" for line in failed)] if failed else []
     )
