@@ -177,7 +177,7 @@ def metric_direction(name: str) -> str:
 def check_optimized_metric(cfg: DictConfig) -> None:
     """A sweeper optimises ``optimized_metric``: raise :class:`ConfigError` if the run will not log it."""
     name = cfg.get("optimized_metric")
-    if name is None:
+    if name is None or cfg.task.head not in TASK_HEADS:  # an unknown head is validate()'s to report
         return
     logged = logged_metrics(cfg)
     _require(
