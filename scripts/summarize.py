@@ -2,8 +2,10 @@
 
 python scripts/summarize.py outputs/multirun/train/<date>_<time>_<id> --x task.gap --chance 0.125
 
-Writes summary.md (the table, also printed), summary.png (the metric against --x, a line per model) and
-summary.csv (one row per job) into that directory, or into --out.
+Writes into that directory, or into --out: summary.md: the metric's mean ± std over seeds per setting and the
+failed jobs with their errors (both also printed), and every final metric's mean ± std; summary.png (the
+metric against --x, a line per model); summary.csv (one row per job: its overrides, error if any, and final
+metrics); summary_groups.csv (one row per setting: each metric's mean and std over seeds).
 """
 
 from __future__ import annotations
@@ -34,16 +36,20 @@ def main() -> None:
         jobs = sweep.read_sweep(args.sweep_dir)
         groups = sweep.summarize(jobs, args.metric, args.threshold, args.x)
     table = sweep.markdown(jobs, groups, args.metric, args.threshold, args.x)
+    # The terminal gets the metric's table; the every-metric table is too wide for it.
+    short = sweep.markdown(jobs, groups, args.metric, args.threshold, args.x, every_metric=False)
     out = args.out or args.sweep_dir
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.md").write_text(f"# {args.metric} over seeds: {args.sweep_dir}\n\n{table}")
     sweep.write_csv(jobs, out / "summary.csv")
+    sweep.write_groups_csv(groups, out / "summary_groups.csv")
     sweep.plot(groups, args.x, args.metric, args.chance).savefig(out / "summary.png", dpi=150)
 
-    print(table)
+    print(short)
     if sweep.plot_axis(groups, args.x) != args.x:
         print(f"No job sets {args.x}: the plot is against the model.")
-    print(f"Written: {out / 'summary.md'}, {out / 'summary.png'}, {out / 'summary.csv'}")
+    written = ", ".join(str(out / name) for name in ("summary.md", "summary.png", "summary.csv", "summary_groups.csv"))
+    print(f"Written: {written}")
 
 
 if __name__ == "__main__":

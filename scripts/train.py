@@ -4,18 +4,32 @@ import hydra
 from omegaconf import DictConfig
 
 from rnnlab.cli import exit_on_user_error, run_with_hints
-from rnnlab.config import CONFIG_DIR, validate
+from rnnlab.config import CONFIG_DIR, check_optimized_metric, validate
+from rnnlab.sweeps import is_multirun, objective, record_failure
+
+
+def run(cfg: DictConfig) -> float:
+    validate(cfg)  # before the slow Lightning import: a bad setting answers at once
+    from rnnlab.train import train
+
+    metrics, _ = train(cfg)
+    # Hydra sweepers optimise the value returned here.
+    return objective(metrics, cfg.get("optimized_metric"))
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
-def main(cfg: DictConfig) -> float | None:
+def main(cfg: DictConfig) -> float:
     with exit_on_user_error():
-        validate(cfg)  # before the slow Lightning import: a bad setting answers at once
-        from rnnlab.train import train
-
-        metrics, _ = train(cfg)
-    # Hydra sweepers optimise the value returned here.
-    return metrics.get(cfg.get("optimized_metric"))
+        # A wrong metric name would fail every job of a sweep alike: it stops the sweep before this job trains.
+        check_optimized_metric(cfg)
+        if not is_multirun():
+            return run(cfg)
+    # One job of a multirun: a failure is recorded in its directory (failed.json) and the sweep goes on.
+    try:
+        return run(cfg)
+    except Exception as error:
+        record_failure(cfg.paths.output_dir, error)
+        return float("nan")
 
 
 if __name__ == "__main__":

@@ -84,8 +84,9 @@ def test_solve_tracker_logs_nothing_before_solving_and_names_a_missing_metric():
         fit(SolveTracker(monitor="val/seq_acc"), [0.5])
 
 
-# A long_range sweep: (model, task.gap, seed) → metrics.json, or None for a job that crashed. Gaps 9 and 100
-# sort differently as numbers and as text.
+# A long_range sweep: (model, task.gap, seed) → metrics.json, FAILED for a job that raised (failed.json), or
+# None for one killed or unfinished (neither file). Gaps 9 and 100 sort differently as numbers and as text.
+FAILED = {"error": "TrainingDiverged", "message": "the loss became NaN at step 7"}
 JOBS = [
     ("rnn", 9, 1, {"test/acc": 1.0, "val/steps_to_solve": 100}),
     ("rnn", 9, 2, {"test/acc": 0.9, "val/steps_to_solve": 80}),  # solved validation, not test: does not count
@@ -95,6 +96,7 @@ JOBS = [
     ("lstm", 9, 2, {"test/acc": 0.98, "val/steps_to_solve": 70}),
     ("lstm", 100, 1, {"test/acc": 0.97, "val/steps_to_solve": 400}),
     ("lstm", 100, 2, None),
+    ("rnn", 100, 3, FAILED),
 ]
 
 
@@ -110,7 +112,8 @@ def sweep_dir(tmp_path: Path) -> Path:
             f"- model={model}\n- task=long_range\n- task.gap={gap}\n- seed={seed}\n"
         )
         if metrics is not None:
-            (hydra_dir.parent / "metrics.json").write_text(json.dumps(metrics))
+            name = "failed.json" if metrics is FAILED else "metrics.json"
+            (hydra_dir.parent / name).write_text(json.dumps(metrics))
     return tmp_path / "sweep"
 
 
@@ -127,7 +130,7 @@ def test_groups_average_over_seeds_and_count_the_seeds_that_solve(sweep_dir):
     assert (rnn_9.n, rnn_9.mean, rnn_9.std) == (2, pytest.approx(0.95), pytest.approx(statistics.stdev([1.0, 0.9])))
     assert (rnn_9.solved, rnn_9.steps_to_solve) == (0.5, 100)
     assert (lstm_9.solved, lstm_9.steps_to_solve) == (1.0, 60)
-    assert (rnn_100.solved, rnn_100.steps_to_solve) == (0.0, None)
+    assert (rnn_100.solved, rnn_100.steps_to_solve, rnn_100.n, rnn_100.failed) == (0.0, None, 2, 1)
     assert (lstm_100.n, lstm_100.mean) == (1, 0.97)  # its second seed crashed
 
     figure = sweep.plot(groups, "task.gap", "test/acc", chance=0.125)
@@ -136,15 +139,40 @@ def test_groups_average_over_seeds_and_count_the_seeds_that_solve(sweep_dir):
     assert sorted(text.get_text() for text in ax.get_legend().get_texts()) == ["chance", "lstm", "rnn"]
 
 
-def test_a_job_without_metrics_is_reported_not_dropped(sweep_dir, tmp_path):
+def test_failed_and_unfinished_jobs_are_reported_not_dropped(sweep_dir, tmp_path):
     jobs = sweep.read_sweep(sweep_dir)
+    assert [job.status for job in jobs[6:]] == ["finished", "unfinished", "failed"]
     groups = sweep.summarize(jobs)
     table = sweep.markdown(jobs, groups, "test/acc", 0.95, "task.gap")
-    assert "No metrics.json (crashed or unfinished): job 7 (model=lstm, task=long_range, task.gap=100, seed=2)" in table
+    assert "No metrics.json (killed or unfinished): job 7 (model=lstm, task=long_range, task.gap=100, seed=2)" in table
+    assert (
+        "- job 8 (model=rnn, task=long_range, task.gap=100, seed=3): TrainingDiverged: the loss became NaN at step 7"
+        in table
+    )
     sweep.write_csv(jobs, tmp_path / "jobs.csv")
     rows = list(csv.DictReader((tmp_path / "jobs.csv").open()))
     assert len(rows) == len(JOBS)
-    assert (rows[7]["finished"], rows[7]["seed"], rows[7]["test/acc"]) == ("False", "2", "")
+    assert (rows[7]["finished"], rows[7]["seed"], rows[7]["test/acc"], rows[7]["error"]) == ("False", "2", "", "")
+    assert rows[8]["error"] == "TrainingDiverged: the loss became NaN at step 7"
+
+
+def test_every_final_metric_is_averaged_over_seeds(sweep_dir, tmp_path):
+    jobs = sweep.read_sweep(sweep_dir)
+    groups = sweep.summarize(jobs)
+    table = sweep.markdown(jobs, groups, "test/acc", 0.95, "task.gap")
+    # model, task.gap, finished and failed seeds, then test/acc and val/steps_to_solve: mean ± std.
+    assert "| lstm | 9 | 2 | 0 | 0.99 ± 0.014 | 60 ± 14 |" in table
+    assert "| rnn | 100 | 2 | 1 | 0.13 ± 0.0071 | — |" in table
+    sweep.write_groups_csv(groups, tmp_path / "groups.csv")
+    rows = list(csv.DictReader((tmp_path / "groups.csv").open()))
+    assert [(row["model"], row["task.gap"], row["finished"], row["failed"]) for row in rows][3] == (
+        "rnn",
+        "100",
+        "2",
+        "1",
+    )
+    assert float(rows[0]["val/steps_to_solve mean"]) == 60
+    assert float(rows[0]["test/acc std"]) == pytest.approx(statistics.stdev([1.0, 0.98]))
 
 
 @pytest.mark.parametrize(
@@ -175,7 +203,7 @@ def test_summarize_writes_the_table_the_plot_and_the_jobs(sweep_dir, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "| lstm | 9 | 0.990 ± 0.014 | 2 | 100% | 60 |" in result.stdout
     assert "| rnn | 100 | 0.130 ± 0.007 | 2 | 0% | — |" in result.stdout
-    for name in ("summary.md", "summary.png", "summary.csv"):
+    for name in ("summary.md", "summary.png", "summary.csv", "summary_groups.csv"):
         assert (tmp_path / "summary" / name).stat().st_size > 0
     assert not (sweep_dir / "summary.md").exists()
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.errors import ConfigError
-from rnnlab.models import CELLS, HEADS, IMPLS, TASK_HEADS
+from rnnlab.models import CELLS, GENERATOR_HEADS, HEADS, IMPLS, TASK_HEADS
 from rnnlab.models.cell import NONLINEARITIES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -153,4 +153,53 @@ def _validate_generation(cfg: DictConfig) -> None:
     _require(
         temperature is None or temperature > 0,
         f"task.sample.temperature={temperature} must be > 0 (small: nearly greedy, 1: the model's distribution)",
+    )
+
+
+# The metrics each kind of LightningModule logs per stage (rnnlab.module, rnnlab.language_model,
+# rnnlab.generation), and the best-so-far validation metrics it adds; tests/test_sweeps.py trains each kind and
+# checks that its metrics.json holds them.
+_STAGE_METRICS = {
+    "classifier": {stage: ("loss", "acc", "seq_acc") for stage in ("train", "val", "test")},
+    "language_model": {stage: ("loss", "bpc", "ppl", "acc") for stage in ("train", "val", "test")},
+    "generator": {
+        "train": ("loss", "char_acc"),  # training does not decode
+        **{stage: ("loss", "char_acc", "exact", "gen_char_acc") for stage in ("val", "test")},
+    },
+}
+_BEST_METRICS = {"classifier": ("acc", "seq_acc"), "language_model": ("loss",), "generator": ("exact",)}
+# Metrics a sweeper must minimise; every other one is maximised.
+_LOWER_IS_BETTER = ("loss", "bpc", "ppl", "steps_to_solve")
+
+
+def logged_metrics(cfg: DictConfig) -> list[str]:
+    """The final metrics a training run of ``cfg`` reports (those that ``optimized_metric`` may name)."""
+    head = cfg.task.head
+    kind = "language_model" if head == "language_model" else "generator" if head in GENERATOR_HEADS else "classifier"
+    stage_metrics = {stage: list(names) for stage, names in _STAGE_METRICS[kind].items()}
+    if kind == "classifier" and cfg.task.get("per_class"):
+        for names in stage_metrics.values():
+            names.append("f1")
+    names = [f"{stage}/{name}" for stage, metrics in stage_metrics.items() for name in metrics]
+    names += [f"val/{name}_best" for name in _BEST_METRICS[kind]]
+    if OmegaConf.select(cfg, "callbacks.solve_tracker"):
+        names.append("val/steps_to_solve")  # logged once the task is solved
+    return names
+
+
+def metric_direction(name: str) -> str:
+    """``minimize`` for a loss (or bpc, perplexity, steps to solve), ``maximize`` for the rest."""
+    return "minimize" if name.rsplit("/", 1)[-1].removesuffix("_best") in _LOWER_IS_BETTER else "maximize"
+
+
+def check_optimized_metric(cfg: DictConfig) -> None:
+    """A sweeper optimises ``optimized_metric``: raise :class:`ConfigError` if the run will not log it."""
+    name = cfg.get("optimized_metric")
+    if name is None or cfg.task.head not in TASK_HEADS:  # an unknown head is validate()'s to report
+        return
+    logged = logged_metrics(cfg)
+    _require(
+        name in logged,
+        f"optimized_metric={name!r} is not logged by task={cfg.task.name} (head {cfg.task.head}); "
+        f"it logs: {', '.join(logged)}",
     )

@@ -1,11 +1,12 @@
 """Summarise a Hydra multirun: each job's settings and final metrics, then mean ± std over seeds.
 
 A multirun directory (see conf/hydra/default.yaml) holds one numbered directory per job. Hydra records the job
-in its ``.hydra/`` before it starts and :func:`rnnlab.train.train` writes ``metrics.json`` when it ends, so a
-job without that file crashed or has not finished. Jobs that differ only in ``seed`` form a :class:`Group`,
-summarised by one metric: its mean ± std over the seeds, the share of seeds that solve the task (metric ≥ a
-threshold) and how many steps they took (``val/steps_to_solve``, from
-:class:`~rnnlab.callbacks.solve_tracker.SolveTracker`).
+in its ``.hydra/`` before it starts and :func:`rnnlab.train.train` writes ``metrics.json`` when it ends; a job
+that raised writes ``failed.json`` instead (:mod:`rnnlab.sweeps`), so a job with neither was killed or has not
+finished. Jobs that differ only in ``seed`` form a :class:`Group`, summarised by one metric: its mean ± std over
+the seeds, the share of seeds that solve the task (metric ≥ a threshold) and how many steps they took
+(``val/steps_to_solve``, from :class:`~rnnlab.callbacks.solve_tracker.SolveTracker`); and by every stage metric
+(``train/``, ``val/``, ``test/``): its mean ± std.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import csv
 import json
 import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from rnnlab.errors import RnnlabError
+from rnnlab.sweeps import FAILED_FILE
 
 SEED = "seed"
 STEPS_TO_SOLVE = "val/steps_to_solve"
+STAGES = ("train/", "val/", "test/")  # the metrics of summary.md's second table (summary.csv has them all)
 
 
 class SweepError(RnnlabError):
@@ -36,10 +39,18 @@ class SweepError(RnnlabError):
 class Job:
     name: str  # its directory's name: Hydra's job number
     settings: dict[str, str]  # model, task and each command-line override, key → value
-    metrics: dict[str, Any] | None  # its metrics.json; None if it crashed or has not finished
+    metrics: dict[str, Any] | None  # its metrics.json; None if it failed, was killed or has not finished
+    failure: dict[str, str] | None = None  # its failed.json: the error and its message
+
+    @property
+    def status(self) -> str:
+        return "finished" if self.metrics is not None else "failed" if self.failure else "unfinished"
 
     def describe(self) -> str:
         return f"job {self.name} ({', '.join(f'{key}={value}' for key, value in self.settings.items())})"
+
+    def error(self) -> str:
+        return f"{self.failure['error']}: {self.failure['message']}" if self.failure else ""
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,9 @@ class Group:
     std: float  # sample standard deviation; nan when n < 2
     solved: float  # share of the n seeds whose metric reached the threshold
     steps_to_solve: float | None  # mean val/steps_to_solve of the solving seeds that logged it
+    finished: int = 0  # seeds whose job wrote metrics.json
+    failed: int = 0  # seeds whose job failed
+    stats: dict[str, tuple[float, float, int]] = field(default_factory=dict)  # numeric metric → (mean, std, seeds)
 
 
 def read_sweep(sweep_dir: str | Path) -> list[Job]:
@@ -79,7 +93,10 @@ def read_job(job_dir: Path) -> Job:
         settings[key.lstrip("+")] = value  # `+key=value` adds a key that `key=value` would set: the same setting
     metrics_file = job_dir / "metrics.json"
     metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else None
-    return Job(job_dir.name, {key: str(value) for key, value in settings.items() if value is not None}, metrics)
+    failed_file = job_dir / FAILED_FILE
+    failure = json.loads(failed_file.read_text()) if failed_file.is_file() else None
+    settings = {key: str(value) for key, value in settings.items() if value is not None}
+    return Job(job_dir.name, settings, metrics, failure)
 
 
 def summarize(jobs: list[Job], metric: str = "test/acc", threshold: float = 0.95, x: str = "task.gap") -> list[Group]:
@@ -105,14 +122,31 @@ def _summarize_group(jobs: list[Job], metric: str, threshold: float) -> Group:
     values = [float(metrics[metric]) for metrics in recorded]
     solving = [metrics for metrics in recorded if metrics[metric] >= threshold]
     steps = [metrics[STEPS_TO_SOLVE] for metrics in solving if STEPS_TO_SOLVE in metrics]
+    finished = [job.metrics for job in jobs if job.metrics is not None]
+    names = dict.fromkeys(key for metrics in finished for key, value in metrics.items() if _is_number(value))
     return Group(
         settings=_without_seed(jobs[0].settings),
         n=len(values),
-        mean=statistics.fmean(values) if values else math.nan,
-        std=statistics.stdev(values) if len(values) > 1 else math.nan,
+        mean=_mean(values),
+        std=_std(values),
         solved=len(solving) / len(values) if values else math.nan,
         steps_to_solve=statistics.fmean(steps) if steps else None,
+        finished=len(finished),
+        failed=sum(job.status == "failed" for job in jobs),
+        stats={name: _stats([float(m[name]) for m in finished if _is_number(m.get(name))]) for name in names},
     )
+
+
+def _mean(values: list[float]) -> float:
+    return statistics.fmean(values) if values else math.nan
+
+
+def _std(values: list[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else math.nan
+
+
+def _stats(values: list[float]) -> tuple[float, float, int]:
+    return _mean(values), _std(values), len(values)
 
 
 def varying_keys(groups: list[Group]) -> list[str]:
@@ -126,20 +160,49 @@ def plot_axis(groups: list[Group], x: str) -> str:
     return x if any(x in group.settings for group in groups) else "model"
 
 
-def markdown(jobs: list[Job], groups: list[Group], metric: str, threshold: float, x: str) -> str:
-    """A table with a row per group: the settings that vary (model and ``x`` always), then the statistics.
-    Settings shared by every job are listed above it, jobs without metrics.json below it."""
+def markdown(
+    jobs: list[Job], groups: list[Group], metric: str, threshold: float, x: str, every_metric: bool = True
+) -> str:
+    """Tables with a row per group and the settings that vary (model and ``x`` always): ``metric``'s statistics,
+    then (``every_metric``) every stage metric's mean ± std. Settings shared by every job are listed above them,
+    failed jobs (with their error) and unfinished ones below."""
     columns = list(dict.fromkeys(["model", plot_axis(groups, x), *varying_keys(groups)]))
     header = [*columns, f"{metric} (mean ± std)", "seeds", f"solved (≥ {threshold:g})", "steps to solve"]
-    table = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for group in groups:
-        cells = [group.settings.get(key, "") for key in columns] + _statistics_cells(group)
-        table.append("| " + " | ".join(cells) + " |")
+    table = _table(
+        header, [[group.settings.get(key, "") for key in columns] + _statistics_cells(group) for group in groups]
+    )
+    names = list(dict.fromkeys(name for group in groups for name in group.stats if name.startswith(STAGES)))
+    every = _table(
+        [*columns, "finished", "failed", *names],
+        [
+            [group.settings.get(key, "") for key in columns]
+            + [str(group.finished), str(group.failed)]
+            + [_mean_std(*group.stats.get(name, (math.nan, math.nan, 0))[:2]) for name in names]
+            for group in groups
+        ],
+    )
     shared = [f"`{key}={value}`" for key, value in groups[0].settings.items() if key not in columns]
-    unfinished = [job.describe() for job in jobs if job.metrics is None]
-    above = ["Every job: " + ", ".join(shared), ""] if shared else []
-    below = ["", "No metrics.json (crashed or unfinished): " + "; ".join(unfinished)] if unfinished else []
-    return "\n".join([*above, *table, *below]) + "\n"
+    failed = [f"{job.describe()}: {job.error()}" for job in jobs if job.status == "failed"]
+    unfinished = [job.describe() for job in jobs if job.status == "unfinished"]
+    lines = ["Every job: " + ", ".join(shared), ""] if shared else []
+    lines += table
+    if every_metric:
+        lines += ["", "Every final metric, mean ± std over seeds (each job's in summary.csv):", "", *every]
+    lines += (
+        ["", "Failed (see failed.json in the job's directory):", *(f"- {line}" for line in failed)] if failed else []
+    )
+    lines += ["", "No metrics.json (killed or unfinished): " + "; ".join(unfinished)] if unfinished else []
+    return "\n".join(lines) + "\n"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
+
+
+def _mean_std(mean: float, std: float) -> str:
+    if math.isnan(mean):
+        return "—"
+    return f"{mean:.4g}" if math.isnan(std) else f"{mean:.4g} ± {std:.2g}"
 
 
 def _statistics_cells(group: Group) -> list[str]:
@@ -151,16 +214,31 @@ def _statistics_cells(group: Group) -> list[str]:
 
 
 def write_csv(jobs: list[Job], path: Path) -> None:
-    """One row per job: its number, whether it finished, its settings (seed included) and its metrics."""
+    """One row per job: its number, whether it finished, the error it failed with, its settings (seed included)
+    and its metrics."""
     settings = dict.fromkeys(key for job in jobs for key in job.settings)
     metrics = dict.fromkeys(key for job in jobs for key in job.metrics or {})
     with path.open("w", newline="") as file:
-        writer = csv.DictWriter(file, ["job", "finished", *settings, *metrics])
+        writer = csv.DictWriter(file, ["job", "finished", "error", *settings, *metrics])
         writer.writeheader()
         for job in jobs:
-            writer.writerow(
-                {"job": job.name, "finished": job.metrics is not None, **job.settings, **(job.metrics or {})}
-            )
+            row = {"job": job.name, "finished": job.metrics is not None, "error": job.error()}
+            writer.writerow({**row, **job.settings, **(job.metrics or {})})
+
+
+def write_groups_csv(groups: list[Group], path: Path) -> None:
+    """One row per group: its settings, its seeds (finished and failed), and each metric's mean and std."""
+    settings = dict.fromkeys(key for group in groups for key in group.settings)
+    names = dict.fromkeys(name for group in groups for name in group.stats)
+    columns = [*settings, "finished", "failed", *(f"{name} {part}" for name in names for part in ("mean", "std"))]
+    with path.open("w", newline="") as file:
+        writer = csv.DictWriter(file, columns)
+        writer.writeheader()
+        for group in groups:
+            row = {**group.settings, "finished": group.finished, "failed": group.failed}
+            for name, (mean, std, _) in group.stats.items():
+                row |= {f"{name} mean": mean, f"{name} std": std}
+            writer.writerow(row)
 
 
 def plot(groups: list[Group], x: str, metric: str, chance: float | None = None) -> Figure:
