@@ -6,6 +6,9 @@ with no per-sample Python collate. Workers would only add process start-up and I
 epoch start, so a run resumed at epoch e sees the same batches as one never interrupted. A run resumed inside an epoch
 (from a checkpoint written at a mid-epoch validation) continues that epoch after the batches already trained
 on: the loader keeps its position (:class:`ResumableLoader`) through Lightning's checkpoints.
+
+Under DDP (``trainer=ddp``/``ddp_cpu``) ``batch_size`` is the global batch: every rank draws the same global
+batches and keeps its share of each (:func:`shard`), so a step sees the samples a one-process step would.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import math
 from collections.abc import Iterator
 
 import torch
+import torch.distributed as dist
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
@@ -86,6 +90,10 @@ class EpochBatchSampler(Sampler[Tensor]):
     about the same number of tokens (many short sequences or a few long ones), so every token weighs about the
     same, as with random batches: equal-count batches of short sentences would give each of their few tokens
     many times the weight. Without it (a loss averaged over sequences) they hold equal numbers of sequences.
+
+    With ``distributed`` it reads the rank and world size from ``torch.distributed`` when iterated (Lightning
+    starts the process group before any loader is), and each rank gets its share of every global batch
+    (:func:`shard`); the position in ``state_dict`` then counts these shares, as many on every rank.
     """
 
     def __init__(
@@ -97,9 +105,11 @@ class EpochBatchSampler(Sampler[Tensor]):
         lengths: Tensor | None = None,
         equal_tokens: bool = False,
         bucket: int = 50,
+        distributed: bool = False,
     ) -> None:
         self.size, self.batch_size, self.shuffle, self.seed = size, batch_size, shuffle, seed
         self.lengths, self.equal_tokens, self.bucket = lengths, equal_tokens, bucket
+        self.distributed = distributed
         self.epoch = 0
         self.served = 0  # batches handed out in the current pass
         self.resume_at: dict[str, int] | None = None
@@ -108,7 +118,16 @@ class EpochBatchSampler(Sampler[Tensor]):
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return math.ceil(self.size / self.batch_size)
+        rank, world = self.rank_and_world()
+        if world == 1:
+            return math.ceil(self.size / self.batch_size)
+        return sum(1 for _ in shard(self.epoch_batches(), rank, world))
+
+    def rank_and_world(self) -> tuple[int, int]:
+        """This process's rank and the number of processes sharing the data ((0, 1) when not sharded)."""
+        if self.distributed and dist.is_available() and dist.is_initialized():
+            return dist.get_rank(), dist.get_world_size()
+        return 0, 1
 
     def state_dict(self) -> dict[str, int]:
         """The position: the epoch and how many of its batches were handed out."""
@@ -124,7 +143,9 @@ class EpochBatchSampler(Sampler[Tensor]):
             skip = self.resume_at["batches"]
         self.resume_at, self.served = None, skip
         # The order is recomputed whole, so the batches after the skipped ones are those of an uninterrupted pass.
-        for batch in itertools.islice(self.epoch_batches(), skip, None):
+        rank, world = self.rank_and_world()
+        batches = self.epoch_batches() if world == 1 else shard(self.epoch_batches(), rank, world)
+        for batch in itertools.islice(batches, skip, None):
             self.served += 1
             yield batch
 
@@ -145,6 +166,25 @@ class EpochBatchSampler(Sampler[Tensor]):
             batches += by_length.split(sizes)
         for i in torch.randperm(len(batches), generator=generator).tolist():
             yield batches[i]
+
+
+def shard(batches: Iterator[Tensor], rank: int, world: int) -> Iterator[Tensor]:
+    """Rank ``rank``'s share of each global batch: every ``world``-th index (sizes differ by at most one, and
+    length-sorted batches give every rank a like mix of lengths). A batch smaller than ``world`` would leave a rank
+    with nothing to train on (DDP needs every rank in every step), so it joins its neighbour. Over the ranks each
+    index comes exactly once; every rank gets as many batches."""
+    held = None
+    for batch in batches:
+        if held is not None and (len(held) < world or len(batch) < world):
+            held = torch.cat([held, batch])
+            continue
+        if held is not None:
+            yield held[rank::world]
+        held = batch
+    if held is not None:
+        if len(held) < world:
+            raise ValueError(f"{len(held)} samples cannot be shared by {world} processes; use fewer processes")
+        yield held[rank::world]
 
 
 def equal_token_sizes(lengths: Tensor, parts: int) -> list[int]:
@@ -185,9 +225,12 @@ class ResumableLoader(DataLoader):
 def tensor_loader(
     tensors: dict[str, Tensor] | Dataset, batch_size: int, shuffle: bool, seed: int = 0
 ) -> ResumableLoader:
-    """Batches of a dict of equal-length tensors, or of any dataset indexable by an index tensor."""
+    """Batches of a dict of equal-length tensors, or of any dataset indexable by an index tensor; under DDP each
+    rank's share of every global batch of ``batch_size``."""
     dataset = TensorBatches(tensors) if isinstance(tensors, dict) else tensors
     lengths = getattr(dataset, "lengths", None)
     per_token_target = "target" in getattr(dataset, "tokens", {})
-    sampler = EpochBatchSampler(len(dataset), batch_size, shuffle, seed, lengths=lengths, equal_tokens=per_token_target)
+    sampler = EpochBatchSampler(
+        len(dataset), batch_size, shuffle, seed, lengths=lengths, equal_tokens=per_token_target, distributed=True
+    )
     return ResumableLoader(dataset, sampler)
