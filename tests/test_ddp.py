@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import REPO_ROOT
+from torch._dynamo.utils import counters
 
 from rnnlab.build import build_module
+from rnnlab.models import RecurrentBackbone
 from rnnlab.train import train
 
 # 256 training examples in batches of 32, and 128 per evaluation split in one batch: every global batch splits
@@ -89,3 +91,15 @@ def test_compiled_model_keeps_its_checkpoint_names(make_cfg):
     # Compiled in place: checkpoints load into a compiled or a plain model alike.
     assert list(compiled.state_dict()) == list(plain.state_dict())
     assert compiled.net._compiled_call_impl is not None
+
+
+def test_compiling_the_loop_makes_a_graph_per_sequence_length():
+    torch._dynamo.reset()
+    counters.clear()
+    compiled = torch.compile(
+        RecurrentBackbone(1, 8, impl="loop"), backend="eager"
+    )  # graph capture only: what model.compile=true recompiles
+    for length in (5, 6, 7, 6):
+        compiled(torch.randn(2, length, 1))
+    assert counters["stats"]["unique_graphs"] == 3  # the Python loop over time is unrolled for each new length
+    torch._dynamo.reset()

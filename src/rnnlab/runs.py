@@ -63,7 +63,7 @@ def make_trainer(cfg: DictConfig, with_callbacks: bool = True) -> L.Trainer:
     trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **own_clipping)
     if trainer.global_rank > 0:  # under DDP rank 0 reports; the others' lines would only repeat it
         log.setLevel(logging.WARNING)
-    if trainer.world_size > 1 and cfg.task.get("head") == "language_model":
+    if trainer.world_size > 1 and trainer.global_rank == 0 and cfg.task.get("head") == "language_model":
         # Its windows continue each other's hidden states, so they cannot be dealt out to ranks by batch.
         log.warning(
             "%d DDP processes: the character LM's streams are not sharded; every process trains on all of them "
