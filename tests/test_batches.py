@@ -11,7 +11,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from rnnlab.config import CONFIG_DIR, ConfigError
-from rnnlab.data import BitsDataModule
+from rnnlab.data import BitsDataModule, batches
 from rnnlab.data.batches import EpochBatchSampler, RaggedBatches, TensorBatches, tensor_loader
 from rnnlab.show_data import example_records, print_examples
 
@@ -107,6 +107,71 @@ def test_a_loader_resumed_inside_an_epoch_continues_where_it_stopped(bucketed):
     other.load_state_dict(state)
     other.sampler.set_epoch(4)
     assert len(list(other)) == len(whole_epoch)
+
+
+def as_rank(monkeypatch, rank: int, world: int) -> None:
+    """What torch.distributed answers inside a DDP process of rank ``rank`` among ``world``."""
+    monkeypatch.setattr(batches.dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(batches.dist, "get_rank", lambda: rank)
+    monkeypatch.setattr(batches.dist, "get_world_size", lambda: world)
+
+
+def ranks_epoch(monkeypatch, make_sampler, world: int, e: int) -> list[list[list[int]]]:
+    """Each rank's batches of epoch ``e``: ranks_epoch(...)[rank][step] is a list of indices."""
+    per_rank = []
+    for rank in range(world):
+        as_rank(monkeypatch, rank, world)
+        sampler = make_sampler()
+        per_rank.append(epoch(sampler, e))
+        assert len(sampler) == len(per_rank[-1])
+    return per_rank
+
+
+@pytest.mark.parametrize("world", [2, 3])
+@pytest.mark.parametrize("bucketed", [False, True])
+@pytest.mark.parametrize(("size", "batch_size"), [(64, 16), (37, 8), (33, 8), (10, 3), (5, 16), (3, 4)])
+def test_ddp_shards_cover_every_sample_once_in_equal_step_counts(monkeypatch, size, batch_size, world, bucketed):
+    lengths = torch.randint(1, 9, (size,), generator=torch.Generator().manual_seed(size)) if bucketed else None
+
+    def make_sampler():
+        return EpochBatchSampler(
+            size, batch_size, True, seed=1, lengths=lengths, equal_tokens=bucketed, bucket=2, distributed=True
+        )
+
+    for e in range(2):
+        per_rank = ranks_epoch(monkeypatch, make_sampler, world, e)
+        assert len({len(steps) for steps in per_rank}) == 1  # DDP needs every rank at every step
+        indices = [i for steps in per_rank for step in steps for i in step]
+        assert sorted(indices) == list(range(size))  # nothing duplicated, nothing dropped
+        global_batches = epoch(
+            EpochBatchSampler(size, batch_size, True, seed=1, lengths=lengths, equal_tokens=bucketed, bucket=2), e
+        )
+        for step, shares in enumerate(zip(*per_rank, strict=True)):
+            assert all(share for share in shares)  # no rank without samples
+            assert max(map(len, shares)) - min(map(len, shares)) <= 1
+            if len(per_rank[0]) == len(global_batches):  # no batch was too small to share: the 1-process steps
+                assert sorted(i for share in shares for i in share) == sorted(global_batches[step])
+
+
+def test_ddp_needs_a_sample_for_every_rank(monkeypatch):
+    as_rank(monkeypatch, 0, 4)
+    with pytest.raises(ValueError, match="3 samples cannot be shared by 4 processes"):
+        epoch(EpochBatchSampler(3, 8, shuffle=False, distributed=True))
+
+
+def test_ddp_shards_resume_inside_an_epoch(monkeypatch):
+    as_rank(monkeypatch, 1, 2)
+    loader = tensor_loader({"input": torch.arange(50)}, batch_size=8, shuffle=True, seed=3)
+    whole = [b["input"].tolist() for b in loader]
+    first = [b["input"].tolist() for _, b in zip(range(2), loader, strict=False)]
+    resumed = tensor_loader({"input": torch.arange(50)}, batch_size=8, shuffle=True, seed=3)
+    resumed.load_state_dict(loader.state_dict())
+    assert first + [b["input"].tolist() for b in resumed] == whole
+
+
+def test_single_process_loaders_ignore_the_process_group(monkeypatch):
+    as_rank(monkeypatch, 1, 2)  # e.g. the character LM's own sampler, built without distributed=True
+    assert epoch(EpochBatchSampler(10, 3, shuffle=False)) == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
 
 
 def test_mismatched_first_dimensions_raise():

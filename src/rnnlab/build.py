@@ -93,8 +93,14 @@ def build_module(cfg: DictConfig, vocab=None) -> L.LightningModule:
     # Resolved node by node: interpolations may point outside these nodes (paths.data_dir).
     config = {key: OmegaConf.to_container(cfg[key], resolve=True) for key in ("task", "model", "optimizer")}
     config["seed"] = cfg.seed
+    net = build_net(cfg.model, cfg.task, vocab)
+    if cfg.model.get("compile"):
+        # In place (nn.Module.compile): the state_dict keeps its names, so checkpoints load either way. The
+        # first steps are slow while it compiles; model.impl=loop unrolls its Python loop over time, so every new
+        # sequence length compiles again.
+        net.compile()
     common = {
-        "net": build_net(cfg.model, cfg.task, vocab),
+        "net": net,
         "optimizer": hydra.utils.instantiate(cfg.optimizer),
         "scheduler": hydra.utils.instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
         "config": config,

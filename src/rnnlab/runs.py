@@ -11,6 +11,7 @@ from pathlib import Path
 import hydra
 import lightning as L
 import torch
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 from rnnlab.models.heads import GENERATOR_HEADS
@@ -19,6 +20,8 @@ log = logging.getLogger("rnnlab")
 
 # rnnlab keeps small data sets in memory and slices batches directly; workers would only add overhead.
 warnings.filterwarnings("ignore", ".*does not have many workers.*")
+# Under DDP: rnnlab logs torchmetrics' compute(), which already gathers every rank's counts.
+warnings.filterwarnings("ignore", ".*when logging on epoch level in distributed setting.*")
 # Raised inside Lightning's own pytree helper with torch >= 2.10; nothing a user can act on.
 warnings.filterwarnings("ignore", r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
 
@@ -59,7 +62,17 @@ def make_trainer(cfg: DictConfig, with_callbacks: bool = True) -> L.Trainer:
     # Classifiers and the language model optimize manually (several steps per Lightning step) and clip with this
     # same setting themselves (RecurrentModule.optimize); Lightning refuses it in manual optimization.
     own_clipping = {"gradient_clip_val": None} if cfg.task.get("head") not in GENERATOR_HEADS else {}
-    return hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **own_clipping)
+    trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **own_clipping)
+    if trainer.global_rank > 0:  # under DDP rank 0 reports; the others' lines would only repeat it
+        log.setLevel(logging.WARNING)
+    if trainer.world_size > 1 and trainer.global_rank == 0 and cfg.task.get("head") == "language_model":
+        # Its windows continue each other's hidden states, so they cannot be dealt out to ranks by batch.
+        log.warning(
+            "%d DDP processes: the character LM's streams are not sharded; every process trains on all of them "
+            "(no faster than one process)",
+            trainer.world_size,
+        )
+    return trainer
 
 
 def scalar_metrics(metrics: dict, prefix: str = "") -> dict[str, float]:
@@ -67,9 +80,11 @@ def scalar_metrics(metrics: dict, prefix: str = "") -> dict[str, float]:
 
 
 def write_metrics(output_dir: str | Path, metrics: dict) -> Path:
-    """Write a run's final metrics to ``<output_dir>/metrics.json`` (what tests and sweeps read back)."""
+    """Write a run's final metrics to ``<output_dir>/metrics.json`` (what tests and sweeps read back). Under DDP
+    only rank 0 writes: the metrics are synchronised, and every rank shares the run directory."""
     path = Path(output_dir) / "metrics.json"
-    path.write_text(json.dumps(metrics, indent=2) + "\n")
+    if rank_zero_only.rank == 0:
+        path.write_text(json.dumps(metrics, indent=2) + "\n")
     return path
 
 

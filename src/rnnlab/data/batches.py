@@ -6,6 +6,9 @@ with no per-sample Python collate. Workers would only add process start-up and I
 epoch start, so a run resumed at epoch e sees the same batches as one never interrupted. A run resumed inside an epoch
 (from a checkpoint written at a mid-epoch validation) continues that epoch after the batches already trained
 on: the loader keeps its position (:class:`ResumableLoader`) through Lightning's checkpoints.
+
+Under DDP (``trainer=ddp``/``ddp_cpu``) ``batch_size`` is the global batch: every rank draws the same global
+batches and keeps its share of each (:func:`shard`), so a step sees the samples a one-process step would.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import math
 from collections.abc import Iterator
 
 import torch
+import torch.distributed as dist
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
@@ -101,6 +105,10 @@ class EpochBatchSampler(Sampler[Tensor]):
     With ``group`` > 1 it yields lists of up to ``group`` consecutive batches of that same order, each list one
     Lightning step (one optimizer step per batch): small models spend less time in the framework's per-step
     machinery, and train exactly as with one batch per step.
+
+    With ``distributed`` it reads the rank and world size from ``torch.distributed`` when iterated (Lightning
+    starts the process group before any loader is), and each rank gets its share of every global batch
+    (:func:`shard`); the position in ``state_dict`` then counts these shares, as many on every rank.
     """
 
     def __init__(
@@ -113,9 +121,11 @@ class EpochBatchSampler(Sampler[Tensor]):
         equal_tokens: bool = False,
         bucket: int = 50,
         group: int = 1,
+        distributed: bool = False,
     ) -> None:
         self.size, self.batch_size, self.shuffle, self.seed, self.group = size, batch_size, shuffle, seed, group
         self.lengths, self.equal_tokens, self.bucket = lengths, equal_tokens, bucket
+        self.distributed = distributed
         self.epoch = 0
         self.served = 0  # batches handed out in the current pass
         self.resume_at: dict[str, int] | None = None
@@ -124,7 +134,19 @@ class EpochBatchSampler(Sampler[Tensor]):
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return math.ceil(math.ceil(self.size / self.batch_size) / self.group)
+        rank, world = self.rank_and_world()
+        batches = math.ceil(self.size / self.batch_size) if world == 1 else sum(1 for _ in self.shares(rank, world))
+        return math.ceil(batches / self.group)
+
+    def rank_and_world(self) -> tuple[int, int]:
+        """This process's rank and the number of processes sharing the data ((0, 1) when not sharded)."""
+        if self.distributed and dist.is_available() and dist.is_initialized():
+            return dist.get_rank(), dist.get_world_size()
+        return 0, 1
+
+    def shares(self, rank: int, world: int) -> Iterator[Tensor]:
+        """This rank's part of each of the epoch's batches."""
+        return self.epoch_batches() if world == 1 else shard(self.epoch_batches(), rank, world)
 
     def state_dict(self) -> dict[str, int]:
         """The position: the epoch and how many of its batches (not groups) were handed out."""
@@ -140,7 +162,7 @@ class EpochBatchSampler(Sampler[Tensor]):
             skip = self.resume_at["batches"]
         self.resume_at, self.served = None, skip
         # The order is recomputed whole, so the batches after the skipped ones are those of an uninterrupted pass.
-        batches = itertools.islice(self.epoch_batches(), skip, None)
+        batches = itertools.islice(self.shares(*self.rank_and_world()), skip, None)
         if self.group == 1:
             for batch in batches:
                 self.served += 1
@@ -167,6 +189,25 @@ class EpochBatchSampler(Sampler[Tensor]):
             batches += by_length.split(sizes)
         for i in torch.randperm(len(batches), generator=generator).tolist():
             yield batches[i]
+
+
+def shard(batches: Iterator[Tensor], rank: int, world: int) -> Iterator[Tensor]:
+    """Rank ``rank``'s share of each global batch: every ``world``-th index (sizes differ by at most one, and
+    length-sorted batches give every rank a like mix of lengths). A batch smaller than ``world`` would leave a rank
+    with nothing to train on (DDP needs every rank in every step), so it joins its neighbour. Over the ranks each
+    index comes exactly once; every rank gets as many batches."""
+    held = None
+    for batch in batches:
+        if held is not None and (len(held) < world or len(batch) < world):
+            held = torch.cat([held, batch])
+            continue
+        if held is not None:
+            yield held[rank::world]
+        held = batch
+    if held is not None:
+        if len(held) < world:
+            raise ValueError(f"{len(held)} samples cannot be shared by {world} processes; use fewer processes")
+        yield held[rank::world]
 
 
 def equal_token_sizes(lengths: Tensor, parts: int) -> list[int]:
@@ -207,11 +248,19 @@ class ResumableLoader(DataLoader):
 def tensor_loader(
     tensors: dict[str, Tensor] | IndexedBatches, batch_size: int, shuffle: bool, seed: int = 0, group: int = 1
 ) -> ResumableLoader:
-    """Batches of a dict of equal-length tensors, or of an :class:`IndexedBatches`; ``group`` batches per item."""
+    """Batches of a dict of equal-length tensors, or of an :class:`IndexedBatches`; ``group`` batches per item;
+    under DDP each rank's share of every global batch of ``batch_size``."""
     dataset = TensorBatches(tensors) if isinstance(tensors, dict) else tensors
     lengths = getattr(dataset, "lengths", None)
     per_token_target = "target" in getattr(dataset, "tokens", {})
     sampler = EpochBatchSampler(
-        len(dataset), batch_size, shuffle, seed, lengths=lengths, equal_tokens=per_token_target, group=group
+        len(dataset),
+        batch_size,
+        shuffle,
+        seed,
+        lengths=lengths,
+        equal_tokens=per_token_target,
+        group=group,
+        distributed=True,
     )
     return ResumableLoader(dataset, sampler)
