@@ -34,7 +34,11 @@ def flat_hparams(config: dict, monitor: str, scheduler: str = MISSING) -> dict[s
         "task/seq_len": task.get("seq_len"),
         "seed": config.get("seed"),
     }
-    return {key: MISSING if value is None else value for key, value in values.items()}
+    # Booleans as words: torch's hparams summary would store them as the numbers 0 and 1.
+    return {
+        key: MISSING if value is None else str(value).lower() if isinstance(value, bool) else value
+        for key, value in values.items()
+    }
 
 
 class HParamsSession(L.Callback):
