@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 from conftest import TASKS, compose_config
@@ -16,6 +17,7 @@ from tensorboard.backend.event_processing.event_file_loader import EventFileLoad
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 from test_word_tasks import pos_overrides, treebank  # noqa: F401 (treebank: a fixture)
 
+from rnnlab.callbacks.bit_samples import BitSamples
 from rnnlab.callbacks.hparams import TEST, VAL_BEST, flat_hparams
 from rnnlab.callbacks.throughput import batch_counts
 from rnnlab.data.batches import IGNORE
@@ -29,6 +31,7 @@ TB_RUN = [
     "+trainer.enable_model_summary=false",
     "trainer.min_epochs=1",
 ]
+TINY_TRANSLATE = ["task.data.sizes.train=128", "task.data.sizes.val=32", "task.data.sizes.test=32"]
 FLIP = ["task=flip_stream", "model=rnn", "trainer.max_epochs=2", "task.data.sizes.train=256"]
 
 
@@ -115,6 +118,7 @@ def test_a_fit_and_test_fill_every_dashboard(tmp_path, treebank, task):  # noqa:
     [
         pytest.param(["task=flip_stream", "model=lstm", "trainer.max_epochs=1", "task.data.sizes.train=64"], id="bits"),
         pytest.param(["task=char_lm", "trainer.max_epochs=1"], id="char_lm"),
+        pytest.param(["task=translate", "model=gru", "trainer.max_epochs=1", *TINY_TRANSLATE], id="translate"),
     ],
 )
 def test_the_model_graph_is_logged_on_request(tmp_path, overrides):
@@ -143,3 +147,22 @@ def test_throughput_counts_valid_steps_from_shapes_and_masks():
         {"source": torch.zeros(2, 5), "source_lengths": torch.tensor([5, 3]), "target": target}
     )
     assert (sequences, int(tokens)) == (2, 3 + 8)
+
+
+def test_bit_samples_show_inputs_targets_and_predictions_with_padding_dotted():
+    batch = {
+        "input": torch.tensor([[[1.0, 0, 1, -1, -1]], [[0.0, 1, 1, 0, 1]]]),
+        "target": torch.tensor([[0, 1, 0, -1, -1], [1, 0, 0, 1, 0]]),
+        "mask": torch.tensor([[True, True, True, False, False], [True] * 5]),
+    }
+
+    class Flip(torch.nn.Module):  # answers 0 1 0 0 0 whatever the input
+        def forward(self, x, lengths=None):
+            return torch.nn.functional.one_hot(torch.tensor([0, 1, 0, 0, 0]), 2).float().expand(len(x), 5, 2)
+
+    module = L.LightningModule()
+    module.net = Flip()
+    assert BitSamples.lines(module, batch) == [
+        "`101··` → target `010··`, predicted `010··` ✓",
+        "`01101` → target `10010`, predicted `01000` ✗",
+    ]

@@ -17,7 +17,7 @@ PADDED = "·"
 def _digits(values: Tensor, valid: Tensor | None = None) -> str:
     values = values.reshape(-1).round().long().tolist()
     valid = [True] * len(values) if valid is None else valid.reshape(-1).tolist()
-    separator = "" if all(0 <= v <= 9 for v in values) else " "
+    separator = "" if all(0 <= v <= 9 for v, ok in zip(values, valid, strict=True) if ok) else " "
     return separator.join(str(v) if ok else PADDED for v, ok in zip(values, valid, strict=True))
 
 
