@@ -121,8 +121,9 @@ class RecurrentModule(L.LightningModule):
         gradient_clip_algorithm: str = "norm",
     ) -> None:
         super().__init__()
-        # Collects the subclass's own arguments too (Lightning walks the __init__ frames).
-        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"])
+        # Collects the subclass's own arguments too (Lightning walks the __init__ frames). Not logged: the
+        # HParamsSession callback writes TensorBoard's hparams once per fit; Lightning's would reset them at test.
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
         self.net, self.optimizer_factory, self.scheduler_factory = net, optimizer, scheduler
         self.clip_val, self.clip_algorithm = gradient_clip_val, gradient_clip_algorithm
         # Best-so-far validation metrics during fit, by name (a MaxMetric or MinMetric each; the subclass says

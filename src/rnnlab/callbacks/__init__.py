@@ -1,21 +1,31 @@
 """Lightning callbacks of rnnlab: gradient flow through time, the non-finite guard, steps-to-solve, per-class
-reports, generated samples."""
+reports, generated samples, and TensorBoard's dashboards (HPARAMS, throughput, hidden states, bit samples, graph)."""
 
+from rnnlab.callbacks.bit_samples import BitSamples
 from rnnlab.callbacks.class_report import ClassReport
 from rnnlab.callbacks.gradient_flow import GradientFlowMonitor
+from rnnlab.callbacks.graph_input import GraphInput
+from rnnlab.callbacks.hidden_states import HiddenStateHeatmap
+from rnnlab.callbacks.hparams import HParamsSession
 from rnnlab.callbacks.nonfinite_guard import NonFiniteGuard
 from rnnlab.callbacks.resilience import InterruptHandler, RngState
 from rnnlab.callbacks.samples import GeneratedSamples
 from rnnlab.callbacks.solve_tracker import SolveTracker
+from rnnlab.callbacks.throughput import Throughput
 from rnnlab.errors import TrainingDiverged
 
 __all__ = [
+    "BitSamples",
     "ClassReport",
     "GeneratedSamples",
     "GradientFlowMonitor",
+    "GraphInput",
+    "HParamsSession",
+    "HiddenStateHeatmap",
     "InterruptHandler",
     "NonFiniteGuard",
     "RngState",
     "SolveTracker",
+    "Throughput",
     "TrainingDiverged",
 ]

@@ -19,7 +19,8 @@ class GradientFlowMonitor(L.Callback):
     - with ``model.impl=loop``, which exposes every hidden state: ``grad_flow/lag_<n>`` = ‖∂E_T/∂s_{T−n}‖ for
       lags n = 0, 1, 2, 4, 8, ..., ``grad_flow/decay_per_step`` (and ``grad_flow/recurrent_gain`` = σ_max(W)·mean
       tanh' for the vanilla cell), and a figure of the norm against the lag on a log scale in TensorBoard.
-      The fused kernel keeps its states inside, so fused runs get the parameter norms only.
+      The fused kernel keeps its states inside, so fused runs get the parameter norms only;
+    - ``grad_norm/by_parameter``: a TensorBoard figure of every parameter's gradient norm (any implementation).
     """
 
     def __init__(self, max_examples: int = 256, histograms: bool = False) -> None:
@@ -60,6 +61,7 @@ class GradientFlowMonitor(L.Callback):
         pl_module.log_dict({k: torch.as_tensor(v, dtype=torch.float32) for k, v in values.items()})
         for logger in trainer.loggers:
             if isinstance(logger, TensorBoardLogger):
+                logger.experiment.add_figure("grad_norm/by_parameter", self.norms_figure(norms), trainer.global_step)
                 if flow is not None:
                     logger.experiment.add_figure("grad_flow/norm_vs_lag", self.figure(flow), trainer.global_step)
                 if self.histograms:
@@ -78,6 +80,23 @@ class GradientFlowMonitor(L.Callback):
         if flow.recurrent_gain is not None:
             values["grad_flow/recurrent_gain"] = flow.recurrent_gain
         return values
+
+    @staticmethod
+    def norms_figure(norms: dict[str, torch.Tensor]):
+        """One horizontal bar per parameter, log scale: which layers the gradient reaches."""
+        from matplotlib.figure import Figure
+
+        names = list(norms)
+        fig = Figure(figsize=(6, 0.8 + 0.28 * len(names)))
+        ax = fig.add_subplot()
+        ax.barh(range(len(names)), [max(float(norms[n]), 1e-38) for n in names])
+        ax.set_xscale("log")
+        ax.set_yticks(range(len(names)), names, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel("‖∂loss/∂θ‖ on validation examples")
+        ax.set_title("gradient norm per parameter", fontsize=10)
+        fig.tight_layout()
+        return fig
 
     @staticmethod
     def figure(flow: GradientFlow):
