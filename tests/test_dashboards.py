@@ -147,6 +147,9 @@ def test_throughput_counts_valid_steps_from_shapes_and_masks():
         {"source": torch.zeros(2, 5), "source_lengths": torch.tensor([5, 3]), "target": target}
     )
     assert (sequences, int(tokens)) == (2, 3 + 8)
+    # A step's group of batches counts all of them.
+    sequences, tokens = batch_counts([{"input": x, "lengths": torch.tensor([7, 2, 4])}, {"input": x[:1]}])
+    assert (sequences, int(tokens)) == (4, 13 + 7)
 
 
 def test_bit_samples_show_inputs_targets_and_predictions_with_padding_dotted():

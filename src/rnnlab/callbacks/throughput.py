@@ -12,11 +12,14 @@ from torch import Tensor
 from rnnlab.data.batches import IGNORE
 
 
-def batch_counts(batch: dict[str, Tensor]) -> tuple[int, Tensor | int]:
-    """(sequences, tokens) of one batch, from shapes and masks only (no device sync). Tokens are the time steps
-    the recurrent layers read, padding excluded: the input's steps (``lengths`` where padded; a classifier's or
-    the language model's ``input``), or for a generator the source's symbols (``source_lengths``; an image counts
-    none) plus the decoder's valid target positions."""
+def batch_counts(batch: dict[str, Tensor] | list[dict[str, Tensor]]) -> tuple[int, Tensor | int]:
+    """(sequences, tokens) of one batch, or of a step's group of batches, from shapes and masks only (no device
+    sync). Tokens are the time steps the recurrent layers read, padding excluded: the input's steps (``lengths``
+    where padded; a classifier's or the language model's ``input``), or for a generator the source's symbols
+    (``source_lengths``; an image counts none) plus the decoder's valid target positions."""
+    if isinstance(batch, list):
+        counts = [batch_counts(one) for one in batch]
+        return sum(c[0] for c in counts), sum(c[1] for c in counts)
     if "source" in batch:  # captioning, translation
         tokens = (batch["target"] != IGNORE).sum()
         if (lengths := batch.get("source_lengths")) is not None:
