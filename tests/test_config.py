@@ -116,3 +116,15 @@ def test_module_checkpoint_config_is_plain_data(make_cfg):
     assert config["task"]["name"] == "flip_stream" and config["model"]["cell"] == "gru"
     torch.save(config, "/dev/null")
     assert OmegaConf.is_config(config) is False
+
+
+@pytest.mark.parametrize(
+    ("model", "accelerator", "impl"),
+    [("rnn", "cpu", "loop"), ("deep_birnn", "cpu", "loop"), ("lstm", "cpu", "fused"), ("rnn", "gpu", "fused")],
+)
+def test_impl_auto_picks_the_faster_implementation_for_the_device(make_cfg, model, accelerator, impl):
+    cfg = make_cfg("flip_stream", model, "model.impl=auto", f"trainer.accelerator={accelerator}")
+    validate(cfg)
+    module = build_module(cfg)
+    assert module.net.backbone.impl == impl
+    assert module.hparams.config["model"]["impl"] == "auto"  # resolved again wherever the checkpoint is loaded

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hydra
 import lightning as L
+import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
@@ -27,6 +28,18 @@ from rnnlab.models.generators import (
     SymbolEncoder,
 )
 from rnnlab.module import SequenceClassifier
+
+
+def resolve_impl(cell: str, on_gpu: bool) -> str:
+    """What ``model.impl=auto`` runs: cuDNN's fused kernels on a GPU; on a CPU the loop for the vanilla cell (as
+    fast as the fused kernel or faster at every shape ``scripts/bench.py`` measures, and it shows every state)
+    and the fused (oneDNN) kernels for the gated cells."""
+    return "fused" if on_gpu or cell != "rnn" else "loop"
+
+
+def uses_gpu(trainer: DictConfig) -> bool:
+    accelerator = trainer.get("accelerator", "auto")
+    return accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
 
 
 def build_backbone(model: DictConfig, input_size: int, bidirectional: bool | None = None) -> RecurrentBackbone:
@@ -57,10 +70,12 @@ def _char_rnn(model: DictConfig, num_symbols: int, encoding: DictConfig, context
     return CharRNN(symbols, backbone, dropout=model.get("output_dropout", 0.0), context_size=context_size)
 
 
-def build_net(model: DictConfig, task: DictConfig, vocab=None) -> nn.Module:
+def build_net(model: DictConfig, task: DictConfig, vocab=None, on_gpu: bool = False) -> nn.Module:
     """The network of ``model`` for ``task``. Tasks over words or characters need their data's vocabulary
     (a :class:`~rnnlab.data.words.Vocabulary`, :class:`~rnnlab.data.alphabet.Alphabet` or ``Alphabets``): it
-    sizes the embeddings and the outputs."""
+    sizes the embeddings and the outputs. ``on_gpu`` resolves ``model.impl=auto`` (see :func:`resolve_impl`)."""
+    if model.impl == "auto":
+        model = OmegaConf.merge(model, {"impl": resolve_impl(model.cell, on_gpu)})
     if task.head == "language_model":
         _needs_vocab(task, vocab)
         return _char_rnn(model, len(vocab), task)
@@ -93,7 +108,7 @@ def build_module(cfg: DictConfig, vocab=None) -> L.LightningModule:
     # Resolved node by node: interpolations may point outside these nodes (paths.data_dir).
     config = {key: OmegaConf.to_container(cfg[key], resolve=True) for key in ("task", "model", "optimizer")}
     config["seed"] = cfg.seed
-    net = build_net(cfg.model, cfg.task, vocab)
+    net = build_net(cfg.model, cfg.task, vocab, on_gpu=uses_gpu(cfg.trainer))
     if cfg.model.get("compile"):
         # In place (nn.Module.compile): the state_dict keeps its names, so checkpoints load either way. The
         # first steps are slow while it compiles; model.impl=loop unrolls its Python loop over time, so every new

@@ -52,7 +52,7 @@ def validate(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` for the first setting that cannot work, before anything is built."""
     model, task = cfg.model, cfg.task
     _require(model.cell in CELLS, f"model.cell={model.cell!r} is not one of {', '.join(CELLS)}")
-    _require(model.impl in IMPLS, f"model.impl={model.impl!r} is not one of {', '.join(IMPLS)}")
+    _require(model.impl in (*IMPLS, "auto"), f"model.impl={model.impl!r} is not one of {', '.join(IMPLS)}, auto")
     _require(
         model.nonlinearity in NONLINEARITIES,
         f"model.nonlinearity={model.nonlinearity!r} is not one of {', '.join(NONLINEARITIES)}",

@@ -43,8 +43,8 @@ def masked_cross_entropy(logits: Tensor, target: Tensor) -> Tensor:
 
 
 class Totals(Metric):
-    """Sums behind loss, accuracy and whole-sequence accuracy: a handful of tensor ops per step, no device sync;
-    summed across processes and divided once per epoch."""
+    """Sums behind loss, accuracy and whole-sequence accuracy, summed across processes and divided once per
+    epoch."""
 
     full_state_update = False
 
@@ -54,15 +54,16 @@ class Totals(Metric):
         for name in ("positions", "correct", "sequences", "sequences_correct"):
             self.add_state(name, torch.tensor(0), dist_reduce_fx="sum")
 
-    def update(self, loss: Tensor, preds: Tensor, target: Tensor) -> None:
+    def update(self, losses: Tensor, positions: Tensor, preds: Tensor, target: Tensor) -> None:
+        """Batches of one shape: their mean losses and valid positions (B,), and their predictions and targets
+        concatenated along the first dimension (IGNORE marks padding)."""
         valid = target != IGNORE
-        positions = valid.sum()
-        right = preds == target
-        self.loss_sum += loss.detach() * positions
-        self.positions += positions
-        self.correct += (right & valid).sum()
+        right = preds == target  # never at a padded position: predictions are class ids, IGNORE is not
+        self.loss_sum += (losses * positions).sum()
+        self.positions += positions.sum()
+        self.correct += right.sum()
         self.sequences += len(target)
-        self.sequences_correct += (right | ~valid).reshape(len(target), -1).all(dim=1).sum()
+        self.sequences_correct += len(target) - (valid ^ right).reshape(len(target), -1).any(dim=1).sum()
 
     def compute(self) -> dict[str, Tensor]:
         return {
@@ -74,8 +75,12 @@ class Totals(Metric):
 
 class StageMetrics(nn.Module):
     """Running loss, accuracy and whole-sequence accuracy of one stage (train, val or test), and with
-    ``per_class`` the macro-F1 and confusion matrix. Updated every step without any device sync; computed (and,
-    under DDP, synced) once per epoch."""
+    ``per_class`` the macro-F1 and confusion matrix.
+
+    A step only keeps its loss, predictions and targets (no tensor op, no device sync); they are folded into the
+    metrics when the epoch's values are asked for, all batches of one shape in one go. Computed (and, under DDP,
+    synced) once per epoch.
+    """
 
     def __init__(self, num_classes: int, per_class: bool = False) -> None:
         super().__init__()
@@ -84,21 +89,35 @@ class StageMetrics(nn.Module):
         if per_class:
             self.f1 = MulticlassF1Score(num_classes, average="macro", ignore_index=IGNORE, validate_args=False)
             self.confusion = MulticlassConfusionMatrix(num_classes, ignore_index=IGNORE, validate_args=False)
+        self.pending: list[tuple[Tensor, Tensor, Tensor]] = []
 
     def update(self, loss: Tensor, preds: Tensor, target: Tensor) -> None:
         """``target`` holds IGNORE at padded positions; the loss is weighted by the valid positions."""
-        self.totals.update(loss, preds, target)
-        if self.per_class:
-            self.f1.update(preds.reshape(-1), target.reshape(-1))
-            self.confusion.update(preds.reshape(-1), target.reshape(-1))
+        self.pending.append((loss.detach(), preds, target))
+
+    def flush(self) -> None:
+        by_shape: dict[tuple[int, ...], list[tuple[Tensor, Tensor, Tensor]]] = {}
+        for step in self.pending:
+            by_shape.setdefault(tuple(step[2].shape[1:]), []).append(step)
+        self.pending = []
+        for steps in by_shape.values():
+            losses = torch.stack([loss for loss, _, _ in steps])
+            positions = torch.stack([(target != IGNORE).sum() for _, _, target in steps])
+            preds, target = torch.cat([p for _, p, _ in steps]), torch.cat([t for _, _, t in steps])
+            self.totals.update(losses, positions, preds, target)
+            if self.per_class:
+                self.f1.update(preds.reshape(-1), target.reshape(-1))
+                self.confusion.update(preds.reshape(-1), target.reshape(-1))
 
     def compute(self) -> dict[str, Tensor]:
+        self.flush()
         values = self.totals.compute()
         if self.per_class:
             values["f1"] = self.f1.compute()
         return values
 
     def reset(self) -> None:
+        self.pending = []
         for metric in self.children():
             metric.reset()
 
@@ -279,5 +298,6 @@ class SequenceClassifier(RecurrentModule):
     def epoch_values(self, stage: str) -> dict[str, Tensor]:
         metrics = getattr(self, f"{stage}_metrics")
         if metrics.per_class:
+            metrics.flush()
             self.confusion[stage] = metrics.confusion.compute()
         return super().epoch_values(stage)
