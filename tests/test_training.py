@@ -126,3 +126,12 @@ def test_several_batches_per_step_train_exactly_as_one(make_cfg, batches_per_ste
     assert one["trainer"].global_step == grouped["trainer"].global_step == 14
     for (name, a), b in zip(one["module"].state_dict().items(), grouped["module"].state_dict().values(), strict=True):
         assert torch.equal(a, b), name
+
+
+@pytest.mark.parametrize("task", ["flip_stream", "pos", "char_lm"])
+def test_debug_overfit_trains_on_the_same_batches_every_epoch(make_cfg, task):
+    extra = ["task.data.train_file=${task.data.dev_file}"] if task == "pos" else []
+    metrics, objects = train(make_cfg(task, "rnn", "debug=overfit", "trainer.max_epochs=2", *extra))
+    assert objects["trainer"].overfit_batches == 1 and "train/loss" in metrics
+    loader = objects["datamodule"].train_dataloader()
+    assert isinstance(loader.sampler, torch.utils.data.SequentialSampler)  # Lightning keeps it: no reshuffling

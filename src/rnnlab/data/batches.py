@@ -20,7 +20,7 @@ from collections.abc import Iterator
 import torch
 import torch.distributed as dist
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, SequentialSampler
 
 IGNORE = -100  # the target at padded positions: cross_entropy's ignore_index, skipped by every metric
 
@@ -210,6 +210,16 @@ def shard(batches: Iterator[Tensor], rank: int, world: int) -> Iterator[Tensor]:
         yield held[rank::world]
 
 
+class InOrderBatchSampler(EpochBatchSampler, SequentialSampler):
+    """An :class:`EpochBatchSampler` without shuffling. To Lightning it is a ``SequentialSampler``, which it then
+    leaves in place (``trainer.overfit_batches`` would otherwise try to swap in one of its own)."""
+
+
+def batch_sampler(size: int, batch_size: int, shuffle: bool, **settings) -> EpochBatchSampler:
+    """An :class:`EpochBatchSampler`, or an :class:`InOrderBatchSampler` when not shuffling."""
+    return (EpochBatchSampler if shuffle else InOrderBatchSampler)(size, batch_size, shuffle, **settings)
+
+
 def equal_token_sizes(lengths: Tensor, parts: int) -> list[int]:
     """Sizes of ``parts`` consecutive, non-empty groups of ``lengths`` holding about equal sums."""
     cumulative = torch.cumsum(lengths, 0)
@@ -253,11 +263,11 @@ def tensor_loader(
     dataset = TensorBatches(tensors) if isinstance(tensors, dict) else tensors
     lengths = getattr(dataset, "lengths", None)
     per_token_target = "target" in getattr(dataset, "tokens", {})
-    sampler = EpochBatchSampler(
+    sampler = batch_sampler(
         len(dataset),
         batch_size,
         shuffle,
-        seed,
+        seed=seed,
         lengths=lengths,
         equal_tokens=per_token_target,
         group=group,

@@ -16,7 +16,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from rnnlab.data.alphabet import Alphabet
-from rnnlab.data.batches import EpochBatchSampler, ResumableLoader
+from rnnlab.data.batches import ResumableLoader, batch_sampler
 from rnnlab.data.bits import SPLITS
 from rnnlab.data.text_files import read_text
 from rnnlab.errors import ConfigError, DataError
@@ -104,7 +104,7 @@ class CharTextDataModule(L.LightningDataModule):
     def loader(self, name: str) -> ResumableLoader:
         # Each item already is a whole batch; in order, so streams continue across batches.
         windows = StreamWindows(*self.streams(name), self.window)
-        return ResumableLoader(windows, EpochBatchSampler(len(windows), batch_size=1, shuffle=False))
+        return ResumableLoader(windows, batch_sampler(len(windows), batch_size=1, shuffle=False))
 
     def setup(self, stage: str | None = None) -> None:
         needed = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}.get(stage, SPLITS)

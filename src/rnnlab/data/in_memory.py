@@ -50,8 +50,10 @@ class InMemoryDataModule(L.LightningDataModule):
             self.split(name)
 
     def train_dataloader(self) -> DataLoader:
+        # trainer.overfit_batches (debug=overfit): the same first batches every epoch.
+        shuffle = not (self.trainer is not None and self.trainer.overfit_batches)
         return tensor_loader(
-            self.split("train"), self.batch_size, shuffle=True, seed=self.seed, group=self.batches_per_step
+            self.split("train"), self.batch_size, shuffle=shuffle, seed=self.seed, group=self.batches_per_step
         )
 
     def val_dataloader(self) -> DataLoader:
