@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hydra
 import lightning as L
-import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
@@ -20,6 +19,7 @@ from rnnlab.errors import ConfigError
 from rnnlab.generation import SequenceGenerator
 from rnnlab.language_model import LanguageModel
 from rnnlab.models import GENERATOR_HEADS, RecurrentBackbone, RecurrentNet, WordEncoder
+from rnnlab.models.backbone import resolve_impl
 from rnnlab.models.generators import (
     CharRNN,
     ConditionalGenerator,
@@ -28,18 +28,7 @@ from rnnlab.models.generators import (
     SymbolEncoder,
 )
 from rnnlab.module import SequenceClassifier
-
-
-def resolve_impl(cell: str, on_gpu: bool) -> str:
-    """What ``model.impl=auto`` runs: cuDNN's fused kernels on a GPU; on a CPU the loop for the vanilla cell (as
-    fast as the fused kernel or faster at every shape ``scripts/bench.py`` measures, and it shows every state)
-    and the fused (oneDNN) kernels for the gated cells."""
-    return "fused" if on_gpu or cell != "rnn" else "loop"
-
-
-def uses_gpu(trainer: DictConfig) -> bool:
-    accelerator = trainer.get("accelerator", "auto")
-    return accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+from rnnlab.runs import uses_gpu
 
 
 def build_backbone(model: DictConfig, input_size: int, bidirectional: bool | None = None) -> RecurrentBackbone:
@@ -75,7 +64,7 @@ def build_net(model: DictConfig, task: DictConfig, vocab=None, on_gpu: bool = Fa
     (a :class:`~rnnlab.data.words.Vocabulary`, :class:`~rnnlab.data.alphabet.Alphabet` or ``Alphabets``): it
     sizes the embeddings and the outputs. ``on_gpu`` resolves ``model.impl=auto`` (see :func:`resolve_impl`)."""
     if model.impl == "auto":
-        model = OmegaConf.merge(model, {"impl": resolve_impl(model.cell, on_gpu)})
+        model = OmegaConf.merge(model, {"impl": resolve_impl(model.impl, model.cell, on_gpu)})
     if task.head == "language_model":
         _needs_vocab(task, vocab)
         return _char_rnn(model, len(vocab), task)

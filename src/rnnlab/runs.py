@@ -14,6 +14,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
+from rnnlab.models.backbone import resolve_impl
 from rnnlab.models.heads import GENERATOR_HEADS
 
 log = logging.getLogger("rnnlab")
@@ -42,13 +43,20 @@ def instantiate_group(group: DictConfig | None) -> list:
     return [hydra.utils.instantiate(entry) for entry in group.values() if entry and "_target_" in entry]
 
 
+def uses_gpu(trainer: DictConfig) -> bool:
+    """Whether the trainer settings put the run on a GPU."""
+    accelerator = trainer.get("accelerator", "auto")
+    return accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+
+
 def make_deterministic(cfg: DictConfig) -> None:
     """What ``trainer.deterministic=true`` needs beyond Lightning's switch: cuBLAS's fixed workspace on GPUs (set
     before any CUDA work), and a warning where cuDNN's fused RNN kernels may still vary."""
     if not cfg.trainer.get("deterministic"):
         return
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    if torch.cuda.is_available() and cfg.trainer.get("accelerator") != "cpu" and cfg.model.get("impl") == "fused":
+    on_gpu = torch.cuda.is_available() and uses_gpu(cfg.trainer)
+    if on_gpu and resolve_impl(cfg.model.get("impl"), cfg.model.get("cell"), on_gpu) == "fused":
         log.warning(
             "trainer.deterministic=true on a GPU: cuDNN's fused RNN kernels are not guaranteed to repeat bit for bit "
             "on every CUDA/cuDNN version; model.impl=loop avoids them"

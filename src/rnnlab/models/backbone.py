@@ -26,6 +26,15 @@ _FUSED = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 TORCH_PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
+def resolve_impl(impl: str, cell: str, on_gpu: bool) -> str:
+    """The implementation ``impl`` runs: itself, or for ``auto`` cuDNN's fused kernels on a GPU and, on a CPU, the
+    loop for the vanilla cell (as fast as the fused kernel or faster at every shape ``scripts/bench.py`` measures,
+    and it shows every state) and the fused (oneDNN) kernels for the gated cells."""
+    if impl != "auto":
+        return impl
+    return "fused" if on_gpu or cell != "rnn" else "loop"
+
+
 def fused_key(param: str, layer: int, direction: int) -> str:
     """The name torch.nn.RNN/LSTM/GRU gives a parameter of one layer and direction, under ``rnn.``."""
     return f"rnn.{param}_l{layer}{'_reverse' if direction else ''}"
