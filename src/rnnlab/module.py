@@ -183,13 +183,18 @@ class RecurrentModule(L.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
 
-    def optimize(self, loss: Tensor) -> None:
-        """One optimizer step on ``loss`` under manual optimization: zero, backward, clip, step. Gradient clipping,
-        which Lightning leaves to the module in manual mode, comes from the same key as in automatic mode
-        (``trainer.gradient_clip_val``, given to the module by :func:`rnnlab.build.build_module`)."""
+    def optimize(self, loss: Tensor | None = None, grads: dict[str, Tensor] | None = None) -> None:
+        """One optimizer step under manual optimization: zero, backward on ``loss`` (or the given ``grads`` by
+        parameter name of ``net``), clip, step. Gradient clipping, which Lightning leaves to the module in manual
+        mode, comes from the same key as in automatic mode (``trainer.gradient_clip_val``, given to the module by
+        :func:`rnnlab.build.build_module`)."""
         optimizer = self.optimizers()
         optimizer.zero_grad()
-        self.manual_backward(loss)
+        if grads is None:
+            self.manual_backward(loss)
+        else:
+            for name, parameter in self.net.named_parameters():
+                parameter.grad = grads[name]
         if self.clip_val:
             self.clip_gradients(optimizer, self.clip_val, self.clip_algorithm)
         optimizer.step()
@@ -273,14 +278,8 @@ class SequenceClassifier(RecurrentModule):
         """One optimizer step with gradients from the lecture's backward pass, no autograd involved."""
         from rnnlab.analysis.bptt import manual_gradients
 
-        optimizer = self.optimizers()
         loss, grads = manual_gradients(self.net, batch["input"], batch["target"], batch.get("mask"))
-        optimizer.zero_grad()
-        for name, parameter in self.net.named_parameters():
-            parameter.grad = grads[name]
-        if self.clip_val:
-            self.clip_gradients(optimizer, self.clip_val, self.clip_algorithm)
-        optimizer.step()
+        self.optimize(grads=grads)
         with torch.no_grad():
             target = ignore_padding(batch["target"], batch.get("mask"))
             self.train_metrics.update(loss, self(batch["input"]).argmax(-1), target)
