@@ -16,9 +16,9 @@ import time
 import torch
 from hydra import compose, initialize_config_dir
 
-from rnnlab.build import build_datamodule, build_module
-from rnnlab.config import CONFIG_DIR
 from rnnlab.data.batches import EpochBatchSampler
+from rnnlab.run.build import build_datamodule, build_module
+from rnnlab.run.config import CONFIG_DIR
 
 
 def run(module, optimizer, dataset, sampler, steps: int) -> tuple[float, int, int]:

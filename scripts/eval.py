@@ -4,15 +4,15 @@ python scripts/eval.py task=flip_stream model=rnn ckpt_path=outputs/.../checkpoi
 import hydra
 from omegaconf import DictConfig
 
-from rnnlab.cli import exit_on_user_error, run_with_hints
-from rnnlab.config import CONFIG_DIR, validate
+from rnnlab.run.cli import exit_on_user_error, run_with_hints
+from rnnlab.run.config import CONFIG_DIR, validate
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="eval")
 def main(cfg: DictConfig) -> None:
     with exit_on_user_error():
         validate(cfg)  # before the slow Lightning import: a bad setting answers at once
-        from rnnlab.evaluate import evaluate
+        from rnnlab.run.evaluate import evaluate
 
         evaluate(cfg)
 

@@ -4,14 +4,14 @@ python scripts/predict.py task=pos ckpt_path=outputs/.../checkpoints/last.ckpt t
 import hydra
 from omegaconf import DictConfig
 
-from rnnlab.cli import exit_on_user_error, run_with_hints
-from rnnlab.config import CONFIG_DIR
+from rnnlab.run.cli import exit_on_user_error, run_with_hints
+from rnnlab.run.config import CONFIG_DIR
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="predict")
 def main(cfg: DictConfig) -> None:
     with exit_on_user_error():
-        from rnnlab.predict import predict
+        from rnnlab.run.predict import predict
 
         print(predict(cfg))
 

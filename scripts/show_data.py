@@ -4,13 +4,13 @@ python scripts/show_data.py task=flip_stream split=train n=10"""
 import hydra
 from omegaconf import DictConfig
 
-from rnnlab.cli import exit_on_user_error, run_with_hints
-from rnnlab.config import CONFIG_DIR
+from rnnlab.run.cli import exit_on_user_error, run_with_hints
+from rnnlab.run.config import CONFIG_DIR
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="show_data")
 def main(cfg: DictConfig) -> None:
-    from rnnlab.show_data import print_examples
+    from rnnlab.run.show_data import print_examples
 
     with exit_on_user_error():
         print_examples(cfg)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rnnlab.cli import exit_on_user_error
+from rnnlab.run.cli import exit_on_user_error
 
 
 def parse_args() -> argparse.Namespace:
@@ -30,7 +30,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     # Imported here so that --help answers at once.
-    from rnnlab.analysis import sweep
+    from rnnlab.sweeps import summary as sweep
 
     with exit_on_user_error():
         jobs = sweep.read_sweep(args.sweep_dir)

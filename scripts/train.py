@@ -3,14 +3,14 @@
 import hydra
 from omegaconf import DictConfig
 
-from rnnlab.cli import exit_on_user_error, run_with_hints
-from rnnlab.config import CONFIG_DIR, check_optimized_metric, validate
-from rnnlab.sweeps import is_multirun, objective, record_failure
+from rnnlab.run.cli import exit_on_user_error, run_with_hints
+from rnnlab.run.config import CONFIG_DIR, check_optimized_metric, validate
+from rnnlab.sweeps.jobs import is_multirun, objective, record_failure
 
 
 def run(cfg: DictConfig) -> float:
     validate(cfg)  # before the slow Lightning import: a bad setting answers at once
-    from rnnlab.train import train
+    from rnnlab.run.train import train
 
     metrics, _ = train(cfg)
     # Hydra sweepers optimise the value returned here.

@@ -8,9 +8,9 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from rnnlab.cli import exit_on_user_error, run_with_hints
-from rnnlab.config import CONFIG_DIR, validate
 from rnnlab.errors import ConfigError
+from rnnlab.run.cli import exit_on_user_error, run_with_hints
+from rnnlab.run.config import CONFIG_DIR, validate
 
 # The two networks add the same terms in a different order: they agree to float32 rounding, not bit for bit.
 TOLERANCE = 1e-5

@@ -12,7 +12,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
-from rnnlab.config import CONFIG_DIR
+from rnnlab.run.config import CONFIG_DIR
 
 REPO_ROOT = CONFIG_DIR.parent
 # The real corpora: RNNLAB_DATA_DIR (.ci/run sets it) or ../shared/data beside the checkout. Tests that read

@@ -10,9 +10,9 @@ import torch
 from conftest import DATA_DIR, QUIET, REPO_ROOT, compose_config
 
 from rnnlab.errors import RnnlabError
-from rnnlab.evaluate import evaluate
-from rnnlab.predict import predict
-from rnnlab.train import train
+from rnnlab.run.evaluate import evaluate
+from rnnlab.run.predict import predict
+from rnnlab.run.train import train
 
 README = (REPO_ROOT / "README.md").read_text()
 SECTION = README.split("### What happens when …")[1].split("\n#")[0]

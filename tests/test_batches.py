@@ -10,10 +10,10 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from rnnlab.config import CONFIG_DIR, ConfigError
 from rnnlab.data import BitsDataModule, batches
 from rnnlab.data.batches import EpochBatchSampler, RaggedBatches, TensorBatches, tensor_loader
-from rnnlab.show_data import example_records, print_examples
+from rnnlab.run.config import CONFIG_DIR, ConfigError
+from rnnlab.run.show_data import example_records, print_examples
 
 
 def epoch(sampler: EpochBatchSampler, e: int | None = None) -> list[list[int]]:

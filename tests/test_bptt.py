@@ -22,8 +22,8 @@ from rnnlab.analysis import (
     state_jacobian,
 )
 from rnnlab.data import BitsDataModule
+from rnnlab.lit.classifier import SequenceClassifier
 from rnnlab.models import RecurrentBackbone, RecurrentNet
-from rnnlab.module import SequenceClassifier
 
 N, T, INPUT, H, K = 4, 6, 3, 5, 4  # batch, steps, input, hidden and class sizes
 SHAPES = {"uni": (1, False), "deep": (2, False), "bi": (1, True), "deep-bi": (2, True)}

@@ -11,13 +11,13 @@ from omegaconf import OmegaConf, open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from rnnlab.analysis.gradient_flow import decay_per_step, state_gradient_norms
-from rnnlab.build import build_datamodule, build_module, build_net
 from rnnlab.callbacks import TrainingDiverged
-from rnnlab.cli import exit_on_user_error
-from rnnlab.config import CONFIG_DIR, ConfigError, validate
 from rnnlab.models import RecurrentBackbone, RecurrentNet
-from rnnlab.runs import make_trainer
-from rnnlab.train import train
+from rnnlab.run.build import build_datamodule, build_module, build_net
+from rnnlab.run.cli import exit_on_user_error
+from rnnlab.run.config import CONFIG_DIR, ConfigError, validate
+from rnnlab.run.train import train
+from rnnlab.run.trainer import make_trainer
 
 
 def test_state_gradients_follow_the_bptt_recurrence():

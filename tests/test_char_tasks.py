@@ -16,21 +16,21 @@ import torch
 import torch.nn.functional as F
 from conftest import DATA_DIR, QUIET, REPO_ROOT, compose_config
 
-from rnnlab.build import build_datamodule, build_module
-from rnnlab.config import validate
 from rnnlab.data.alphabet import END, END_ID, START, Alphabet, teacher_forcing
 from rnnlab.data.batches import IGNORE
 from rnnlab.data.char_text import CharTextDataModule, StreamWindows, batchify
 from rnnlab.data.dates import FORMATS, DateTranslationDataModule, days
 from rnnlab.errors import ConfigError, DataError
-from rnnlab.evaluate import evaluate
-from rnnlab.generation import GenerationMetrics
-from rnnlab.language_model import LanguageModel
+from rnnlab.lit.generator import GenerationMetrics
+from rnnlab.lit.language_model import LanguageModel
 from rnnlab.models import RecurrentBackbone
 from rnnlab.models.generators import CharRNN, SymbolEncoder
-from rnnlab.predict import predict
-from rnnlab.runs import make_trainer
-from rnnlab.train import train
+from rnnlab.run.build import build_datamodule, build_module
+from rnnlab.run.config import validate
+from rnnlab.run.evaluate import evaluate
+from rnnlab.run.predict import predict
+from rnnlab.run.train import train
+from rnnlab.run.trainer import make_trainer
 
 QUIET_TRAINER = {
     "logger": False,

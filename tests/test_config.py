@@ -11,8 +11,8 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
-from rnnlab.build import build_datamodule, build_module
-from rnnlab.config import CONFIG_DIR, ConfigError, validate
+from rnnlab.run.build import build_datamodule, build_module
+from rnnlab.run.config import CONFIG_DIR, ConfigError, validate
 
 
 def test_the_issue_lists_every_task_and_model():

@@ -21,7 +21,7 @@ from rnnlab.callbacks.bit_samples import BitSamples
 from rnnlab.callbacks.hparams import TEST, VAL_BEST, flat_hparams
 from rnnlab.callbacks.throughput import batch_counts
 from rnnlab.data.batches import IGNORE
-from rnnlab.train import train
+from rnnlab.run.train import train
 
 # In-process, quiet, but with the run's real loggers and callbacks (tensorboard, lr_monitor, ...).
 TB_RUN = [

@@ -14,9 +14,9 @@ import torch
 from conftest import REPO_ROOT
 from torch._dynamo.utils import counters
 
-from rnnlab.build import build_module
 from rnnlab.models import RecurrentBackbone
-from rnnlab.train import train
+from rnnlab.run.build import build_module
+from rnnlab.run.train import train
 
 # 256 training examples in batches of 32, and 128 per evaluation split in one batch: every global batch splits
 # into equal halves, so each DDP step averages the same per-example gradients as the one-process step. Only the

@@ -16,10 +16,10 @@ import pytest
 from conftest import DATA_DIR
 from omegaconf import OmegaConf
 
-from rnnlab.config import CONFIG_DIR
 from rnnlab.data import TaggingDataModule
 from rnnlab.data.download import ensure_file, sha256_of
 from rnnlab.errors import DataError
+from rnnlab.run.config import CONFIG_DIR
 
 DEV = "en_ewt-ud-dev.conllu"
 KEY = "task.data.dev_file"

@@ -7,11 +7,11 @@ import logging
 import pytest
 import torch
 
-from rnnlab.build import build_datamodule, build_module
-from rnnlab.config import validate
 from rnnlab.data.bits import SPLITS
 from rnnlab.data.long_range import LongRangeDataModule, chance_level, generate_tokens
-from rnnlab.train import train
+from rnnlab.run.build import build_datamodule, build_module
+from rnnlab.run.config import validate
+from rnnlab.run.train import train
 
 logging.getLogger("lightning").setLevel(logging.WARNING)
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from rnnlab.lit.classifier import IGNORE, SequenceClassifier, StageMetrics
 from rnnlab.models import RecurrentBackbone, RecurrentNet
-from rnnlab.module import IGNORE, SequenceClassifier, StageMetrics
 
 
 def make_module(head="many_to_one", num_outputs=10, input_size=10):

@@ -15,8 +15,8 @@ import torch
 from conftest import DATA_DIR, REPO_ROOT, TASKS, compose_config
 
 from rnnlab.errors import ConfigError
-from rnnlab.evaluate import evaluate, load_checkpoint
-from rnnlab.train import train
+from rnnlab.run.evaluate import evaluate, load_checkpoint
+from rnnlab.run.train import train
 
 QUIET_RUN = ["~callbacks.early_stopping", "~callbacks.rich_progress_bar", "~logger", "~callbacks.lr_monitor"]
 # 512 training sequences in batches of 32: 16 optimizer steps per epoch; dropout makes the run depend on the RNG.
@@ -198,7 +198,7 @@ def test_a_checkpoint_that_would_run_code_is_refused_and_never_runs(tmp_path, sc
         if script == "eval":
             evaluate(cfg)
         elif script == "predict":
-            from rnnlab.predict import predict
+            from rnnlab.run.predict import predict
 
             predict(cfg)
         else:
@@ -229,7 +229,7 @@ def test_two_runs_with_the_same_seed_give_identical_metrics(make_cfg, task):
 
 
 def test_deterministic_runs_also_fix_the_cublas_workspace(make_cfg, monkeypatch):
-    from rnnlab.runs import make_trainer
+    from rnnlab.run.trainer import make_trainer
 
     monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
     make_trainer(make_cfg("flip_stream", "rnn"))

@@ -1,4 +1,4 @@
-"""Steps to solve (SolveTracker) and the summary of a multirun over seeds (rnnlab.analysis.sweep, summarize.py)."""
+"""Steps to solve (SolveTracker) and the summary of a multirun over seeds (rnnlab.sweeps.summary, summarize.py)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from conftest import REPO_ROOT
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from rnnlab.analysis import sweep
 from rnnlab.callbacks.solve_tracker import SolveTracker
 from rnnlab.errors import ConfigError
+from rnnlab.sweeps import summary as sweep
 
 BATCHES = 2  # training steps per epoch of ScriptedAccuracy
 

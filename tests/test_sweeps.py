@@ -15,11 +15,11 @@ from conftest import CONFIG_DIR, REPO_ROOT, compose_config
 from hydra import compose, initialize_config_dir
 from hydra.core.utils import JobReturn, JobStatus
 
-from rnnlab.analysis import sweep
-from rnnlab.config import check_optimized_metric, logged_metrics, metric_direction
 from rnnlab.errors import ConfigError
-from rnnlab.sweeps import NanTrialFails
-from rnnlab.train import train
+from rnnlab.run.config import check_optimized_metric, logged_metrics, metric_direction
+from rnnlab.run.train import train
+from rnnlab.sweeps import summary as sweep
+from rnnlab.sweeps.jobs import NanTrialFails
 
 # Tiny jobs of bit problem 3: one epoch of two batches.
 TINY = ["trainer.max_epochs=1", "task.data.sizes.train=64", "~callbacks.rich_progress_bar"]

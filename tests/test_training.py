@@ -10,9 +10,9 @@ import pytest
 import torch
 from conftest import MODELS, TASKS
 
-from rnnlab.config import ConfigError
-from rnnlab.evaluate import evaluate
-from rnnlab.train import train
+from rnnlab.run.config import ConfigError
+from rnnlab.run.evaluate import evaluate
+from rnnlab.run.train import train
 
 logging.getLogger("lightning").setLevel(logging.WARNING)
 BIT_TASKS = [task for task in TASKS if task.startswith("flip_")]  # long_range: tests/test_long_range.py

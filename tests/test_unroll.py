@@ -110,7 +110,7 @@ def test_drawing_is_saved_as_png_and_svg(tmp_path):
 @pytest.fixture(scope="module")
 def stream_checkpoint(tmp_path_factory) -> str:
     """A vanilla RNN trained for one epoch on problem 3 (flip_stream), quietly and in-process."""
-    from rnnlab.train import train
+    from rnnlab.run.train import train
 
     output_dir = tmp_path_factory.mktemp("stream")
     overrides = ["task=flip_stream", "model=rnn", *QUIET, "trainer.min_epochs=1", "trainer.max_epochs=1"]

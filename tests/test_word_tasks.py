@@ -13,11 +13,11 @@ import pytest
 import torch
 from conftest import DATA_DIR, MODELS, QUIET, REPO_ROOT, compose_config
 
-from rnnlab.build import build_datamodule, build_module
 from rnnlab.errors import ConfigError, DataError
-from rnnlab.evaluate import evaluate
-from rnnlab.predict import predict
-from rnnlab.train import train
+from rnnlab.run.build import build_datamodule, build_module
+from rnnlab.run.evaluate import evaluate
+from rnnlab.run.predict import predict
+from rnnlab.run.train import train
 
 LEXICON = {
     "DET": ["the", "a", "every"],

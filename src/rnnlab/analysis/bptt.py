@@ -393,7 +393,7 @@ def manual_gradients(
     """The module's loss for a batch and its gradient for every parameter of ``net``, by hand.
 
     x (N, T, I), targets (N, T), mask (N, T) bool (False = padding). The loss is
-    :class:`~rnnlab.module.SequenceClassifier`'s: the mean cross-entropy over the valid positions. The
+    :class:`~rnnlab.lit.classifier.SequenceClassifier`'s: the mean cross-entropy over the valid positions. The
     sequences run their full length (there are no ``lengths``); the mask only keeps positions out of the loss.
     ``grads_by_name`` has every name of ``net.named_parameters()``, ready for ``p.grad = grads_by_name[name]``
     and an optimizer step. Raises ValueError for cells other than rnn, heads other than many_to_many, and

@@ -119,13 +119,13 @@ def unroll(net: RecurrentNet, steps: int) -> UnrolledRNN:
     return UnrolledRNN(loop_backbone(net.backbone), net.output, net.head, steps)
 
 
-# --- from a checkpoint (scripts/unroll.py); rnnlab.build imports Lightning, so only when these are called ---
+# --- from a checkpoint (scripts/unroll.py); rnnlab.run.build imports Lightning, so only when these are called ---
 
 
 def load_net(cfg: DictConfig) -> RecurrentNet:
     """The trained network of ``cfg.ckpt_path``, refused with a ConfigError if it is not ``cfg``'s task/model."""
-    from rnnlab.build import build_module
-    from rnnlab.evaluate import check_compatible, load_checkpoint
+    from rnnlab.run.build import build_module
+    from rnnlab.run.evaluate import check_compatible, load_checkpoint
 
     checkpoint = load_checkpoint(cfg.ckpt_path, cfg.get("trust_checkpoint", False))
     check_compatible(checkpoint, cfg, cfg.ckpt_path)
@@ -141,7 +141,7 @@ def sample_inputs(cfg: DictConfig, steps: int, count: int = 8) -> tuple[Tensor, 
     long; otherwise (e.g. the T = 1 bit problems) random bits of the task's input size: the unrolled net must
     match the RNN on any input.
     """
-    from rnnlab.build import build_datamodule
+    from rnnlab.run.build import build_datamodule
 
     test = build_datamodule(cfg).split("test")["input"][:count]
     if test.size(1) >= steps:

@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 from rnnlab.bench.harness import Result, interleave
-from rnnlab.config import PROJECT_ROOT
+from rnnlab.run.config import PROJECT_ROOT
 
 GOAL_SECONDS = 12.0
-IMPORTS = "import hydra, lightning, rnnlab.train"
+IMPORTS = "import hydra, lightning, rnnlab.run.train"
 
 
 def timed(command: list[str], env: dict) -> float:

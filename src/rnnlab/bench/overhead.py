@@ -1,7 +1,7 @@
 """Framework overhead: rnnlab's whole training path against a minimal hand-written PyTorch loop.
 
 Both train the same network (built from the same config) on the same in-memory data with the same batch size
-and optimizer. The rnnlab variant is ``rnnlab.train.train`` — config → DataModule → LightningModule →
+and optimizer. The rnnlab variant is ``rnnlab.run.train.train`` — config → DataModule → LightningModule →
 ``Trainer.fit`` with the default callbacks, logger and progress bar — and the plain one a loop of
 index → forward → cross-entropy → backward → step. Each reports the sequences per second of its training
 epochs after the first (steady state); validation is not timed.
@@ -22,8 +22,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
 from rnnlab.bench.harness import Result, interleave
-from rnnlab.build import build_datamodule, build_net
-from rnnlab.config import CONFIG_DIR
+from rnnlab.run.build import build_datamodule, build_net
+from rnnlab.run.config import CONFIG_DIR
 
 
 class EpochTimer(L.Callback):
@@ -48,9 +48,9 @@ def compose_train(overrides: list[str]) -> DictConfig:
 
 
 def timed_train(cfg: DictConfig) -> tuple[list[float], dict]:
-    """``rnnlab.train.train`` on ``cfg`` with its outputs in a temporary directory: the training epochs' seconds
+    """``rnnlab.run.train.train`` on ``cfg`` with its outputs in a temporary directory: the training epochs' seconds
     (see :class:`EpochTimer`) and the objects ``train`` returns."""
-    from rnnlab.train import train
+    from rnnlab.run.train import train
 
     cfg = cfg.copy()
     with tempfile.TemporaryDirectory() as out, open_dict(cfg):

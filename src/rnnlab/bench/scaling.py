@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from rnnlab.bench.harness import Result
 from rnnlab.bench.overhead import bits_config, timed_train
-from rnnlab.build import build_net
+from rnnlab.run.build import build_net
 
 GOAL = 1.1  # time ∝ T^k with k at most this
 

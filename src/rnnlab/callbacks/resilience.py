@@ -20,7 +20,7 @@ import lightning as L
 import numpy as np
 import torch
 
-from rnnlab.runs import log
+from rnnlab.run.trainer import log
 
 
 class RngState(L.Callback):

@@ -31,7 +31,7 @@ def key_hint(config_name: str, overrides: list[str]) -> str | None:
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
 
-    from rnnlab.config import CONFIG_DIR
+    from rnnlab.run.config import CONFIG_DIR
 
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
         try:

@@ -9,8 +9,8 @@ from typing import TextIO
 from omegaconf import DictConfig
 from torch import Tensor
 
-from rnnlab.build import build_datamodule
 from rnnlab.errors import ConfigError
+from rnnlab.run.build import build_datamodule
 
 
 def _plain(value: Tensor) -> list | int | float:

@@ -2,7 +2,7 @@
 
 A single run lets an error end the process (one line and exit code 2 for a user error). In a multirun that
 would end the whole sweep, so a job that raises instead logs the traceback to its ``train.log``, writes
-``failed.json`` (the error's type and message) into its directory, where :mod:`rnnlab.analysis.sweep` finds
+``failed.json`` (the error's type and message) into its directory, where :mod:`rnnlab.sweeps.summary` finds
 it, and returns NaN to the sweeper, which goes on with the next job.
 """
 

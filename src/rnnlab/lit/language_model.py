@@ -27,9 +27,9 @@ from torchmetrics import MeanMetric, MinMetric
 
 from rnnlab.data.alphabet import Alphabet
 from rnnlab.errors import DataError
+from rnnlab.lit.classifier import STAGES, RecurrentModule
 from rnnlab.models.backbone import State
 from rnnlab.models.generators import CharRNN, detach_state, move_state
-from rnnlab.module import STAGES, RecurrentModule
 
 
 class TextMetrics(nn.Module):

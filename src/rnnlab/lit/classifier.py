@@ -187,7 +187,7 @@ class RecurrentModule(L.LightningModule):
         """One optimizer step under manual optimization: zero, backward on ``loss`` (or the given ``grads`` by
         parameter name of ``net``), clip, step. Gradient clipping, which Lightning leaves to the module in manual
         mode, comes from the same key as in automatic mode (``trainer.gradient_clip_val``, given to the module by
-        :func:`rnnlab.build.build_module`)."""
+        :func:`rnnlab.run.build.build_module`)."""
         optimizer = self.optimizers()
         optimizer.zero_grad()
         if grads is None:

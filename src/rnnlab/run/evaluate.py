@@ -9,10 +9,10 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
-from rnnlab.build import build_datamodule, build_module
-from rnnlab.config import validate
 from rnnlab.errors import ConfigError
-from rnnlab.runs import format_metrics, log, make_trainer, scalar_metrics, write_metrics
+from rnnlab.run.build import build_datamodule, build_module
+from rnnlab.run.config import validate
+from rnnlab.run.trainer import format_metrics, log, make_trainer, scalar_metrics, write_metrics
 
 # Settings that change the shape of the weights; a checkpoint only fits a model that agrees on all of them.
 ARCHITECTURE_KEYS = (

@@ -13,13 +13,13 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from rnnlab.build import build_datamodule, build_net
 from rnnlab.data.alphabet import END_ID, START_ID, Alphabet, Alphabets
 from rnnlab.data.words import Vocabulary
 from rnnlab.errors import ConfigError, DataError
-from rnnlab.evaluate import load_checkpoint
-from rnnlab.language_model import sample_text
+from rnnlab.lit.language_model import sample_text
 from rnnlab.models import GENERATOR_HEADS, RecurrentNet
+from rnnlab.run.build import build_datamodule, build_net
+from rnnlab.run.evaluate import load_checkpoint
 
 MAX_OUTPUT = 64  # characters a decoder may write before it is cut off
 

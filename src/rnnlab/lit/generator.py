@@ -23,8 +23,8 @@ from torchmetrics import MaxMetric, MeanMetric
 from rnnlab.analysis.captions import caption_grid
 from rnnlab.data.alphabet import END_ID, START_ID, Alphabets
 from rnnlab.data.batches import IGNORE
+from rnnlab.lit.classifier import STAGES, RecurrentModule, masked_cross_entropy
 from rnnlab.models.generators import ConditionalGenerator
-from rnnlab.module import STAGES, RecurrentModule, masked_cross_entropy
 
 
 class GenerationMetrics(nn.Module):

@@ -10,11 +10,11 @@ import lightning as L
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
-from rnnlab.build import build_datamodule, build_module
-from rnnlab.config import validate
 from rnnlab.errors import ConfigError
-from rnnlab.evaluate import load_checkpoint
-from rnnlab.runs import format_metrics, log, make_trainer, scalar_metrics, write_metrics
+from rnnlab.run.build import build_datamodule, build_module
+from rnnlab.run.config import validate
+from rnnlab.run.evaluate import load_checkpoint
+from rnnlab.run.trainer import format_metrics, log, make_trainer, scalar_metrics, write_metrics
 
 # What makes two runs "the same configuration" for ckpt_path=last (paths and the resume setting aside).
 SAME_RUN_KEYS = ("task", "model", "optimizer", "scheduler", "trainer", "seed")

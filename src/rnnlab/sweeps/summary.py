@@ -1,8 +1,8 @@
 """Summarise a Hydra multirun: each job's settings and final metrics, then mean ± std over seeds.
 
 A multirun directory (see conf/hydra/default.yaml) holds one numbered directory per job. Hydra records the job
-in its ``.hydra/`` before it starts and :func:`rnnlab.train.train` writes ``metrics.json`` when it ends; a job
-that raised writes ``failed.json`` instead (:mod:`rnnlab.sweeps`), so a job with neither was killed or has not
+in its ``.hydra/`` before it starts and :func:`rnnlab.run.train.train` writes ``metrics.json`` when it ends; a job
+that raised writes ``failed.json`` instead (:mod:`rnnlab.sweeps.jobs`), so a job with neither was killed or has not
 finished. Jobs that differ only in ``seed`` form a :class:`Group`, summarised by one metric: its mean ± std over
 the seeds, the share of seeds that solve the task (metric ≥ a threshold) and how many steps they took
 (``val/steps_to_solve``, from :class:`~rnnlab.callbacks.solve_tracker.SolveTracker`); and by every stage metric
@@ -24,7 +24,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from rnnlab.errors import RnnlabError
-from rnnlab.sweeps import FAILED_FILE
+from rnnlab.sweeps.jobs import FAILED_FILE
 
 SEED = "seed"
 STEPS_TO_SOLVE = "val/steps_to_solve"

@@ -12,7 +12,7 @@ from rnnlab.errors import ConfigError
 from rnnlab.models import CELLS, GENERATOR_HEADS, HEADS, IMPLS, TASK_HEADS
 from rnnlab.models.cell import NONLINEARITIES
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 CONFIG_DIR = PROJECT_ROOT / "conf"
 if not (CONFIG_DIR / "train.yaml").is_file():
     raise ImportError(f"rnnlab's configs are not at {CONFIG_DIR}; install the checkout with `pip install -e .`")
@@ -156,8 +156,8 @@ def _validate_generation(cfg: DictConfig) -> None:
     )
 
 
-# The metrics each kind of LightningModule logs per stage (rnnlab.module, rnnlab.language_model,
-# rnnlab.generation), and the best-so-far validation metrics it adds; tests/test_sweeps.py trains each kind and
+# The metrics each kind of LightningModule logs per stage (rnnlab.lit.classifier, rnnlab.lit.language_model,
+# rnnlab.lit.generator), and the best-so-far validation metrics it adds; tests/test_sweeps.py trains each kind and
 # checks that its metrics.json holds them.
 _STAGE_METRICS = {
     "classifier": {stage: ("loss", "acc", "seq_acc") for stage in ("train", "val", "test")},

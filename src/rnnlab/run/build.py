@@ -16,8 +16,9 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from rnnlab.errors import ConfigError
-from rnnlab.generation import SequenceGenerator
-from rnnlab.language_model import LanguageModel
+from rnnlab.lit.classifier import SequenceClassifier
+from rnnlab.lit.generator import SequenceGenerator
+from rnnlab.lit.language_model import LanguageModel
 from rnnlab.models import GENERATOR_HEADS, RecurrentBackbone, RecurrentNet, WordEncoder
 from rnnlab.models.backbone import resolve_impl
 from rnnlab.models.generators import (
@@ -27,8 +28,7 @@ from rnnlab.models.generators import (
     SequenceEncoder,
     SymbolEncoder,
 )
-from rnnlab.module import SequenceClassifier
-from rnnlab.runs import uses_gpu
+from rnnlab.run.trainer import uses_gpu
 
 
 def build_backbone(model: DictConfig, input_size: int, bidirectional: bool | None = None) -> RecurrentBackbone:
@@ -113,7 +113,7 @@ def build_module(cfg: DictConfig, vocab=None) -> L.LightningModule:
     }
     if cfg.task.head in GENERATOR_HEADS:
         return SequenceGenerator(**common)
-    # Manual optimization (see rnnlab.runs.make_trainer): the module clips, from the trainer's keys.
+    # Manual optimization (see rnnlab.run.trainer.make_trainer): the module clips, from the trainer's keys.
     common["gradient_clip_val"] = cfg.trainer.get("gradient_clip_val")
     common["gradient_clip_algorithm"] = cfg.trainer.get("gradient_clip_algorithm") or "norm"
     if cfg.task.head == "language_model":

@@ -1,0 +1,1 @@
+"""The LightningModules: one class per task family (classifier, language model, generator)."""

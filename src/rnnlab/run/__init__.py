@@ -1,0 +1,1 @@
+"""The run layer: configuration, building a run from it, and the train / evaluate / predict / show_data jobs."""
