@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO_ROOT
+from helpers import REPO_ROOT
 from torch._dynamo.utils import counters
 
 from rnnlab.models import RecurrentBackbone

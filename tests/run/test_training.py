@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import MODELS, TASKS
+from helpers import MODELS, TASKS
 
 from rnnlab.run.config import ConfigError
 from rnnlab.run.evaluate import evaluate
 from rnnlab.run.train import train
 
 logging.getLogger("lightning").setLevel(logging.WARNING)
-BIT_TASKS = [task for task in TASKS if task.startswith("flip_")]  # long_range: tests/test_long_range.py
+BIT_TASKS = [task for task in TASKS if task.startswith("flip_")]  # long_range: tests/data/test_long_range.py
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -76,7 +76,7 @@ def test_eval_reproduces_the_training_test_metrics(make_cfg, task, model, eval_o
 
 @pytest.fixture(scope="module")
 def stream_checkpoint(tmp_path_factory) -> str:
-    from conftest import QUIET, compose_config
+    from helpers import QUIET, compose_config
 
     output_dir = tmp_path_factory.mktemp("stream")
     train(compose_config("train", ["task=flip_stream", "model=rnn", *QUIET], output_dir))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import DATA_DIR, REPO_ROOT, TASKS, compose_config
+from helpers import DATA_DIR, REPO_ROOT, TASKS, compose_config
 
 from rnnlab.errors import ConfigError
 from rnnlab.run.evaluate import evaluate, load_checkpoint
@@ -60,7 +60,7 @@ CHAR_LM = [
 def train_process(
     log_dir: Path, run: list[str], *overrides: str, wait: bool = True
 ) -> subprocess.Popen | subprocess.CompletedProcess:
-    env = {**os.environ, "RNNLAB_LOG_DIR": str(log_dir), "PYTHONPATH": str(REPO_ROOT / "tests" / "helpers")}
+    env = {**os.environ, "RNNLAB_LOG_DIR": str(log_dir), "PYTHONPATH": str(REPO_ROOT / "tests")}
     command = [sys.executable, "scripts/train.py", *run, *overrides]
     if not wait:
         return subprocess.Popen(
@@ -93,12 +93,12 @@ def uninterrupted(tmp_path_factory) -> dict[str, torch.Tensor]:
 def kill_and_resume(
     log_dir: Path, step: int, when: str, resume_with: str, run: list[str] = BITS, epochs: int = 4
 ) -> tuple[dict[str, torch.Tensor], dict, subprocess.CompletedProcess]:
-    """Stops a run at ``step`` (:class:`killer.KillAt`) and resumes it; returns the final weights, the checkpoint
+    """Stops a run at ``step`` (helpers.killer.KillAt) and resumes it; returns the final weights, the checkpoint
     it resumed from and the stopped process."""
     killed = train_process(
         log_dir,
         run,
-        "+callbacks.kill._target_=killer.KillAt",
+        "+callbacks.kill._target_=helpers.killer.KillAt",
         f"+callbacks.kill.step={step}",
         f"+callbacks.kill.when={when}",
     )

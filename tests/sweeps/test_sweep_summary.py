@@ -12,7 +12,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
-from conftest import REPO_ROOT
+from helpers import REPO_ROOT
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 

@@ -14,7 +14,7 @@ import lightning as L
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import DATA_DIR, QUIET, REPO_ROOT, compose_config
+from helpers import DATA_DIR, QUIET, REPO_ROOT, compose_config
 
 from rnnlab.data.alphabet import END, END_ID, START, Alphabet, teacher_forcing
 from rnnlab.data.batches import IGNORE

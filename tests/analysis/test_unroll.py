@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import torch
-from conftest import QUIET, REPO_ROOT, compose_config
+from helpers import QUIET, REPO_ROOT, compose_config
 from matplotlib.text import Text
 
 from rnnlab.analysis.render import draw_unrolled, save_figure

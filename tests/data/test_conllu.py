@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import DATA_DIR
+from helpers import DATA_DIR
 
 from rnnlab.data import TaggingDataModule
 from rnnlab.data.conllu_reader import read_conllu

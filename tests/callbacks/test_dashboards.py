@@ -10,12 +10,12 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
-from conftest import TASKS, compose_config
+from helpers import TASKS, compose_config
+from helpers.corpora import pos_overrides
 from omegaconf import DictConfig, OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
-from test_word_tasks import pos_overrides, treebank  # noqa: F401 (treebank: a fixture)
 
 from rnnlab.callbacks.bit_samples import BitSamples
 from rnnlab.callbacks.hparams import TEST, VAL_BEST, flat_hparams
@@ -76,7 +76,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("task", list(CASES))
-def test_a_fit_and_test_fill_every_dashboard(tmp_path, treebank, task):  # noqa: F811
+def test_a_fit_and_test_fill_every_dashboard(tmp_path, treebank, task):
     overrides = {"flip_stream": FLIP, "pos": pos_run(treebank), "char_lm": ["task=char_lm", "trainer.max_epochs=2"]}
     metrics, cfg, run_dir = run(tmp_path, overrides[task])
     events, (metric, texts, images) = read_events(run_dir), CASES[task]

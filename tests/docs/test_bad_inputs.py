@@ -7,7 +7,7 @@ import shlex
 
 import pytest
 import torch
-from conftest import DATA_DIR, QUIET, REPO_ROOT, compose_config
+from helpers import DATA_DIR, QUIET, REPO_ROOT, compose_config
 
 from rnnlab.errors import RnnlabError
 from rnnlab.run.evaluate import evaluate

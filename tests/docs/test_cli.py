@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, TASKS
+from helpers import REPO_ROOT, TASKS
 
 README = (REPO_ROOT / "README.md").read_text()
 TRAIN = "python scripts/train.py"

@@ -6,7 +6,7 @@ import re
 
 import pytest
 import torch
-from conftest import CHAR_TASKS, GENERATED_TASKS, MODELS, TASKS, WORD_TASKS, compose_config
+from helpers import CHAR_TASKS, GENERATED_TASKS, MODELS, TASKS, WORD_TASKS, compose_config
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import CONFIG_DIR, REPO_ROOT, compose_config
+from helpers import CONFIG_DIR, REPO_ROOT, compose_config
 from hydra import compose, initialize_config_dir
 from hydra.core.utils import JobReturn, JobStatus
 

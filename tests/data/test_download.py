@@ -13,7 +13,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import DATA_DIR
+from helpers import DATA_DIR
 from omegaconf import OmegaConf
 
 from rnnlab.data import TaggingDataModule

@@ -1,0 +1,100 @@
+"""Small corpora the word-task tests write: a toy treebank (POS) and toy polarity files (sentiment), and the
+overrides that train on them quickly."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from helpers import QUIET, compose_config
+
+LEXICON = {
+    "DET": ["the", "a", "every"],
+    "ADJ": ["big", "small", "green", "quick"],
+    "NOUN": ["dog", "cat", "park", "walk", "idea"],
+    "VERB": ["sees", "likes", "walk", "chases"],
+    "PROPN": ["Anna", "Boris", "Delhi"],
+}
+
+
+def tagged_sentence(rng: random.Random) -> list[tuple[str, str]]:
+    def noun_phrase():
+        if rng.random() < 0.3:
+            return [(rng.choice(LEXICON["PROPN"]), "PROPN")]
+        words = [(rng.choice(LEXICON["DET"]), "DET")]
+        words += [(rng.choice(LEXICON["ADJ"]), "ADJ") for _ in range(rng.randint(0, 2))]
+        return [*words, (rng.choice(LEXICON["NOUN"]), "NOUN")]
+
+    return [*noun_phrase(), (rng.choice(LEXICON["VERB"]), "VERB"), *noun_phrase(), (".", "PUNCT")]
+
+
+def write_conllu(path: Path, sentences: list[list[tuple[str, str]]]) -> Path:
+    blocks = []
+    for n, sentence in enumerate(sentences, start=1):
+        lines = [f"# sent_id = {n}", f"# text = {' '.join(w for w, _ in sentence)}"]
+        lines += [f"{i}\t{w}\t{w.lower()}\t{t}\t_\t_\t0\tdep\t_\t_" for i, (w, t) in enumerate(sentence, start=1)]
+        blocks.append("\n".join(lines))
+    path.write_text("\n\n".join(blocks) + "\n\n", encoding="utf-8")
+    return path
+
+
+def write_treebank(folder: Path) -> Path:
+    """train/dev/test files of a toy grammar in which "walk" is a NOUN or a VERB by position."""
+    rng = random.Random(0)
+    for name, size in (("train", 300), ("dev", 60), ("test", 60)):
+        write_conllu(folder / f"toy-{name}.conllu", [tagged_sentence(rng) for _ in range(size)])
+    return folder
+
+
+def pos_overrides(folder: Path) -> list[str]:
+    return [
+        f"task.corpus_dir={folder}",
+        "task.data.train_file=${task.corpus_dir}/toy-train.conllu",
+        "task.data.dev_file=${task.corpus_dir}/toy-dev.conllu",
+        "task.data.test_file=${task.corpus_dir}/toy-test.conllu",
+        "task.encoder.word_dim=16",
+        "task.encoder.char_dim=8",
+        "task.encoder.char_hidden=8",
+        "model.hidden_size=24",
+        "model.num_layers=1",
+        "model.dropout=0",
+        "optimizer.lr=0.01",
+        "trainer.max_epochs=6",
+        "~trainer.max_time",
+        # A 500-step average would still be mostly the initial weights after these few dozen steps.
+        "~callbacks.weight_averaging",
+    ]
+
+
+def write_polarity(folder: Path) -> Path:
+    """One file per label; the label shows in the choice of adjective, anywhere in the sentence."""
+    rng = random.Random(1)
+    fillers = ["the", "film", "is", "a", "story", "with", "some", "actors", "and", "music"]
+    for label, adjectives in (("pos", ["wonderful", "moving", "great"]), ("neg", ["dull", "awful", "tedious"])):
+        lines = []
+        for _ in range(150):
+            words = rng.sample(fillers, rng.randint(3, 8))
+            words.insert(rng.randint(0, len(words)), rng.choice(adjectives))
+            lines.append(" ".join(words) + " .")
+        (folder / f"rt-polarity.{label}").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def sentiment_overrides(folder: Path) -> list[str]:
+    return [
+        f"task.corpus_dir={folder}",
+        "task.encoder.word_dim=16",
+        "task.encoder.char_hidden=8",
+        "task.encoder.dropout=0",
+        "model.hidden_size=16",
+        "model.output_dropout=0",
+        "optimizer.lr=0.01",
+        "trainer.max_epochs=15",
+        "~trainer.max_time",
+        "~callbacks.weight_averaging",
+    ]
+
+
+def word_cfg(task: str, model: str, overrides: list[str], output_dir: Path, config_name: str = "train"):
+    quiet = QUIET if config_name == "train" else ["trainer.accelerator=cpu"]
+    return compose_config(config_name, [f"task={task}", f"model={model}", *quiet, *overrides], output_dir)
