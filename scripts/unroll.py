@@ -34,7 +34,8 @@ def unroll_checkpoint(cfg: DictConfig) -> None:
     from torch.utils.tensorboard import SummaryWriter
 
     from rnnlab.analysis.render import draw_unrolled, save_figure
-    from rnnlab.analysis.unroll import load_net, max_difference, sample_inputs, unroll
+    from rnnlab.analysis.unroll import max_difference, unroll
+    from rnnlab.run.unroll import load_net, sample_inputs
 
     net = load_net(cfg)
     unrolled = unroll(net, cfg.steps)

@@ -2,40 +2,19 @@
 
 from __future__ import annotations
 
-import copy
 import functools
 
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers.bptt import INPUT, SHAPES, H, K, T, assert_rel_close, make_net
 from torch import Tensor
 from torch.autograd.functional import jacobian
 
-from rnnlab.analysis import (
-    bptt_terms,
-    bptt_trace,
-    manual_bptt,
-    manual_bptt_stacked,
-    manual_gradients,
-    params_from_net,
-    per_step_grads,
-    state_jacobian,
-)
-from rnnlab.data import BitsDataModule
-from rnnlab.lit.classifier import SequenceClassifier
-from rnnlab.models import RecurrentBackbone, RecurrentNet
-
-N, T, INPUT, H, K = 4, 6, 3, 5, 4  # batch, steps, input, hidden and class sizes
-SHAPES = {"uni": (1, False), "deep": (2, False), "bi": (1, True), "deep-bi": (2, True)}
-DIRECTIONS = ("forward", "backward")
-TOL = 1e-10  # relative error allowed between the manual and the autograd gradients
-
-
-def make_net(shape="uni", impl="loop", *, input_size=INPUT, num_classes=K, head="many_to_many", **backbone_options):
-    torch.manual_seed(0)
-    num_layers, bidirectional = SHAPES[shape]
-    backbone = RecurrentBackbone(input_size, H, num_layers, bidirectional, impl=impl, **backbone_options)
-    return RecurrentNet(backbone, head, num_classes).double()
+from rnnlab.analysis import bptt_terms, bptt_trace, manual_bptt, manual_bptt_stacked, per_step_grads, state_jacobian
+from rnnlab.analysis.bptt import DIRECTIONS
+from rnnlab.lit.manual_bptt import params_from_net
+from rnnlab.models import RecurrentNet
 
 
 def sequence() -> tuple[Tensor, Tensor]:
@@ -72,22 +51,6 @@ def autograd_grads(net: RecurrentNet) -> dict:
         for layer in net.backbone.layers
     ]
     return {"layers": layers, "V": net.output.V.grad, "c": net.output.c.grad}
-
-
-def assert_rel_close(actual, expected, path="value"):
-    """Same nesting and shapes, and ‖actual − expected‖ ≤ TOL ‖expected‖ for every tensor."""
-    if isinstance(expected, Tensor):
-        assert actual.shape == expected.shape, path
-        error = (actual - expected).norm() / expected.norm()
-        assert error <= TOL, f"{path}: relative error {error:.2e}"
-    elif isinstance(expected, dict):
-        assert actual.keys() == expected.keys(), path
-        for key in expected:
-            assert_rel_close(actual[key], expected[key], f"{path}[{key!r}]")
-    else:
-        assert len(actual) == len(expected), path
-        for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
-            assert_rel_close(a, e, f"{path}[{i}]")
 
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
@@ -200,63 +163,3 @@ def test_state_jacobian_matches_autograd_functional_jacobian(t, k):
         return s_k
 
     assert_rel_close(state_jacobian(params, states, t, k), jacobian(s_t_from_s_k, states[k]))
-
-
-def random_batch(masked: bool) -> dict[str, Tensor]:
-    generator = torch.Generator().manual_seed(3)
-    batch = {
-        "input": torch.randn(N, T, INPUT, generator=generator, dtype=torch.float64),
-        "target": torch.randint(K, (N, T), generator=generator),
-    }
-    if masked:
-        batch["mask"] = torch.rand(N, T, generator=generator) < 0.6
-        batch["target"] = batch["target"].masked_fill(~batch["mask"], -1)  # padding carries garbage targets
-    return batch
-
-
-@pytest.mark.parametrize("masked", [False, True], ids=["full", "mask"])
-@pytest.mark.parametrize("shape", ["uni", "deep-bi"])
-@pytest.mark.parametrize("impl", ["fused", "loop"])
-def test_manual_gradients_equal_autograd_of_the_modules_loss(impl, shape, masked):
-    net, batch = make_net(shape, impl), random_batch(masked)
-    expected_loss = SequenceClassifier(net, optimizer=torch.optim.SGD).step(batch, "train")
-    expected_loss.backward()
-    loss, grads = manual_gradients(net, batch["input"], batch["target"], batch.get("mask"))
-    assert_rel_close(loss, expected_loss.detach(), "loss")
-    assert_rel_close(grads, {name: p.grad for name, p in net.named_parameters()}, "grads")
-
-
-@pytest.mark.parametrize("impl", ["fused", "loop"])
-def test_training_with_manual_gradients_follows_autograd(impl):
-    bits = BitsDataModule("flip_stream", 10, {"train": 64, "val": 16, "test": 16}).split("train")
-    x, targets = bits["input"].double(), bits["target"]
-    autograd_net = make_net("deep-bi", impl, input_size=1, num_classes=2)
-    manual_net, start = copy.deepcopy(autograd_net), copy.deepcopy(autograd_net.state_dict())
-    module = SequenceClassifier(autograd_net, optimizer=torch.optim.SGD)
-    autograd_sgd = torch.optim.SGD(autograd_net.parameters(), lr=0.1)
-    manual_sgd = torch.optim.SGD(manual_net.parameters(), lr=0.1)
-    for _ in range(5):
-        autograd_sgd.zero_grad()
-        module.step({"input": x, "target": targets}, "train").backward()
-        autograd_sgd.step()
-        _, grads = manual_gradients(manual_net, x, targets)
-        for name, p in manual_net.named_parameters():
-            p.grad = grads[name]
-        manual_sgd.step()
-    torch.testing.assert_close(manual_net.state_dict(), autograd_net.state_dict(), rtol=0, atol=1e-10)
-    assert not torch.equal(manual_net.output.V, start["output.V"])  # the weights did move
-
-
-@pytest.mark.parametrize(
-    "options, message",
-    [
-        ({"cell": "lstm"}, "cell='lstm'"),
-        ({"cell": "gru"}, "cell='gru'"),
-        ({"head": "many_to_one"}, "many_to_many"),
-        ({"shape": "deep", "dropout": 0.5}, "dropout"),
-    ],
-)
-def test_unsupported_nets_raise_value_error(options, message):
-    net, batch = make_net(**options), random_batch(masked=False)
-    with pytest.raises(ValueError, match=message):
-        manual_gradients(net, batch["input"], batch["target"])

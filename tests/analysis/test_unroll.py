@@ -14,9 +14,10 @@ from helpers import QUIET, REPO_ROOT, compose_config
 from matplotlib.text import Text
 
 from rnnlab.analysis.render import draw_unrolled, save_figure
-from rnnlab.analysis.unroll import load_net, unroll
+from rnnlab.analysis.unroll import unroll
 from rnnlab.errors import ConfigError
 from rnnlab.models import RecurrentBackbone, RecurrentNet
+from rnnlab.run.unroll import load_net
 
 STEPS = 5
 LAYOUTS = {"uni": (1, False), "bi": (1, True), "deep": (2, False), "deep_bi": (2, True)}

@@ -8,13 +8,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rnnlab.lit.classifier import IGNORE, SequenceClassifier, StageMetrics
+from rnnlab.data.batches import IGNORE
+from rnnlab.lit import SequenceClassifier, TrainingSetup
+from rnnlab.lit.metrics import StageMetrics
 from rnnlab.models import RecurrentBackbone, RecurrentNet
 
 
 def make_module(head="many_to_one", num_outputs=10, input_size=10):
     net = RecurrentNet(RecurrentBackbone(input_size, 8), head=head, num_classes=2, num_outputs=num_outputs)
-    return SequenceClassifier(net, optimizer=functools.partial(torch.optim.Adam, lr=0.01))
+    return SequenceClassifier(net, TrainingSetup(functools.partial(torch.optim.Adam, lr=0.01)))
 
 
 def padded_batch(n=6, width=10):
@@ -64,11 +66,11 @@ def test_epoch_loss_is_weighted_by_valid_positions():
 
 def test_optimizer_and_scheduler_are_injected():
     net = RecurrentNet(RecurrentBackbone(1, 4), head="many_to_many", num_classes=2)
-    module = SequenceClassifier(
-        net,
+    setup = TrainingSetup(
         optimizer=functools.partial(torch.optim.SGD, lr=0.5),
         scheduler=functools.partial(torch.optim.lr_scheduler.ReduceLROnPlateau, patience=1),
     )
+    module = SequenceClassifier(net, setup)
     configured = module.configure_optimizers()
     assert isinstance(configured["optimizer"], torch.optim.SGD)
     assert configured["optimizer"].param_groups[0]["lr"] == 0.5

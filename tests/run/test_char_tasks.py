@@ -21,8 +21,8 @@ from rnnlab.data.batches import IGNORE
 from rnnlab.data.char_text import CharTextDataModule, StreamWindows, batchify
 from rnnlab.data.dates import FORMATS, DateTranslationDataModule, days
 from rnnlab.errors import ConfigError, DataError
-from rnnlab.lit.generator import GenerationMetrics
-from rnnlab.lit.language_model import LanguageModel
+from rnnlab.lit import LanguageModel, TrainingSetup
+from rnnlab.lit.metrics import GenerationMetrics
 from rnnlab.models import RecurrentBackbone
 from rnnlab.models.generators import CharRNN, SymbolEncoder
 from rnnlab.run.build import build_datamodule, build_module
@@ -106,13 +106,10 @@ def tiny_lm(bptt: int, lr: float = 0.0, clip: float | None = None, cell: str = "
     torch.manual_seed(0)
     symbols = SymbolEncoder(5, "onehot")
     net = CharRNN(symbols, RecurrentBackbone(5, 8, cell=cell))
-    return LanguageModel(
-        net,
-        functools.partial(torch.optim.SGD, lr=lr),
-        bptt=bptt,
-        gradient_clip_val=clip,
-        vocab={"symbols": list("abcde")},
+    setup = TrainingSetup(
+        functools.partial(torch.optim.SGD, lr=lr), gradient_clip_val=clip, vocab={"symbols": list("abcde")}
     )
+    return LanguageModel(net, setup, bptt=bptt)
 
 
 @pytest.fixture
@@ -187,7 +184,7 @@ class StateRecorder(LanguageModel):
 
 def test_the_state_is_carried_across_batches_and_reset_each_epoch(stream_data):
     module, data = tiny_lm(bptt=3), stream_data(6, window=3)
-    recorder = StateRecorder(module.net, module.optimizer_factory, bptt=3, vocab=module.hparams.vocab)
+    recorder = StateRecorder(module.net, module.training_setup, bptt=3)
     L.Trainer(max_epochs=2, limit_val_batches=0, **QUIET_TRAINER).fit(recorder, datamodule=data)
     starts = [state for stage, state in recorder.seen if stage == "train"]
     assert len(starts) == 4  # 2 epochs x 2 batches of one chunk
@@ -218,7 +215,7 @@ def test_truncated_bptt_clips_gradients_from_the_trainer_setting(make_cfg, strea
     assert len(norms) == 2 and all(n <= 0.01 + 1e-6 for n in norms)
     cfg = make_cfg("char_lm", "rnn", "trainer.gradient_clip_val=0.25")
     module = build_module(cfg, build_datamodule(cfg).vocab)
-    assert module.clip_val == 0.25 and make_trainer(cfg).gradient_clip_val is None
+    assert module.training_setup.gradient_clip_val == 0.25 and make_trainer(cfg).gradient_clip_val is None
 
 
 # --- the "hello" language model -----------------------------------------------------------------------------

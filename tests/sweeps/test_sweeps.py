@@ -107,7 +107,7 @@ def test_each_optuna_search_optimises_a_logged_metric_in_its_direction(search):
     assert cfg.hydra.sweeper._target_ == "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
     assert cfg.task.name == search.removesuffix("_optuna")
     check_optimized_metric(cfg)
-    assert cfg.hydra.sweeper.direction == metric_direction(cfg.optimized_metric)
+    assert cfg.hydra.sweeper.direction == metric_direction(cfg, cfg.optimized_metric)
     assert cfg.hydra.sweeper.sampler.seed is not None and cfg.hydra.sweeper.params
 
 

@@ -6,8 +6,6 @@ from rnnlab.analysis.bptt import (
     bptt_trace,
     manual_bptt,
     manual_bptt_stacked,
-    manual_gradients,
-    params_from_net,
     per_step_grads,
     state_jacobian,
 )
@@ -18,8 +16,6 @@ __all__ = [
     "bptt_trace",
     "manual_bptt",
     "manual_bptt_stacked",
-    "manual_gradients",
-    "params_from_net",
     "per_step_grads",
     "state_jacobian",
 ]

@@ -23,8 +23,8 @@ other choice :class:`~rnnlab.models.ElmanCell` offers.
   ∂s_t/∂s_k; :func:`per_step_grads` gives ∂E_t/∂θ for every t; :func:`bptt_terms` splits ∂E_t/∂W into the
   slide's sum over k.
 - :func:`manual_bptt_stacked` runs deep and bidirectional networks.
-- :func:`params_from_net` and :func:`manual_gradients` run the same passes on a
-  :class:`~rnnlab.models.RecurrentNet`, giving gradients an optimizer can step with.
+- :func:`stacked_pass` is the batched pass behind it, for N sequences with per-position loss weights; the
+  training adapter (:mod:`rnnlab.lit.manual_bptt`) runs it on a :class:`~rnnlab.models.RecurrentNet`.
 
 Internally a sequence is time-major and its vectors are columns, as on the slides: x (T, I, N) and states
 (T, H, N) hold N sequences side by side (N = 1 for a single sequence). So ``W @ s`` is the slide's W s for
@@ -40,9 +40,6 @@ from typing import Any, NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-
-from rnnlab.models import RecurrentNet
-from rnnlab.models.backbone import TORCH_PARAMS, RecurrentBackbone, fused_key
 
 Params = dict[str, Tensor]
 """One layer: ``U`` (H, I), ``W`` (H, H), ``b`` (H), ``V`` (K, H), ``c`` (K). A cell alone: ``U``, ``W``, ``b``."""
@@ -295,10 +292,11 @@ def _layer_backward(
     return grads, dE_dx
 
 
-def _stacked_pass(
+def stacked_pass(
     params: StackedParams, x: Tensor, targets: Tensor, weights: Tensor, nonlinearity: str
 ) -> tuple[Tensor, StackedParams]:
-    """The loss Σ w E and its gradients for x (T, I, N), targets and weights (T, N)."""
+    """The loss Σ w E and its gradients for N sequences side by side: x (T, I, N), targets and weights (T, N); a
+    weight says how much a position counts (0 for padding)."""
     activation = _activation(nonlinearity)
     inputs, states = [], []  # per layer, kept for the backward pass
     for layer in params["layers"]:
@@ -326,86 +324,4 @@ def manual_bptt_stacked(
     Layer k > 0 reads the concatenation [forward states, backward states] of layer k − 1; the backward
     direction runs over reversed time. Every direction starts from a zero state. x (T, I), targets (T)."""
     weights = torch.ones_like(targets, dtype=x.dtype)
-    return _stacked_pass(params, x.unsqueeze(-1), targets.unsqueeze(-1), weights.unsqueeze(-1), nonlinearity)
-
-
-# --- the project's RecurrentNet -----------------------------------------------------------------------------------
-def _cell_names(backbone: RecurrentBackbone, layer: int, direction: int) -> dict[str, tuple[str, ...]]:
-    """The net's parameter names behind the slide's U, W and b of one cell.
-
-    torch.nn.RNN (impl="fused") has two biases, a_t = W_ih x_t + b_ih + W_hh s_{t−1} + b_hh: the slide's b is
-    b_ih + b_hh, and since ∂a_t/∂b_ih = ∂a_t/∂b_hh = I, each of them gets the whole of ∂E/∂b."""
-    if backbone.impl == "loop":
-        return {p: (f"backbone.layers.{layer}.{direction}.{p}",) for p in ("U", "W", "b")}
-    fused = {p: f"backbone.{fused_key(p, layer, direction)}" for p in TORCH_PARAMS}
-    return {"U": (fused["weight_ih"],), "W": (fused["weight_hh"],), "b": (fused["bias_ih"], fused["bias_hh"])}
-
-
-def _layout(net: RecurrentNet) -> list[dict[str, dict[str, tuple[str, ...]]]]:
-    """Per layer and direction, the names behind U, W and b: the nesting of :data:`StackedParams`."""
-    backbone = net.backbone
-    return [
-        {DIRECTIONS[d]: _cell_names(backbone, k, d) for d in range(backbone.num_directions)}
-        for k in range(backbone.num_layers)
-    ]
-
-
-def _check_supported(net: RecurrentNet) -> None:
-    if net.backbone.cell != "rnn":
-        raise ValueError(f"manual BPTT covers the Elman RNN (cell='rnn') only, got cell={net.backbone.cell!r}")
-    if net.head != "many_to_many" or net.output.num_outputs is not None:
-        raise ValueError(
-            f"manual BPTT needs the many_to_many head with one prediction per step, got head={net.head!r}"
-            f" and num_outputs={net.output.num_outputs}"
-        )
-
-
-@torch.no_grad()
-def params_from_net(net: RecurrentNet) -> StackedParams:
-    """A copy of the slide parameters of an Elman ``many_to_many`` net (fused or loop backbone), as
-    :data:`StackedParams`. Raises ValueError for other cells or heads."""
-    _check_supported(net)
-    named = dict(net.named_parameters())
-    layers = [
-        {
-            direction: {p: sum(named[n].detach() for n in names) for p, names in cell.items()}
-            for direction, cell in layer.items()
-        }
-        for layer in _layout(net)
-    ]
-    return {"layers": layers, "V": net.output.V.detach().clone(), "c": net.output.c.detach().clone()}
-
-
-def _grads_by_name(net: RecurrentNet, grads: StackedParams) -> dict[str, Tensor]:
-    by_name = {"output.V": grads["V"], "output.c": grads["c"]}
-    for layer_names, layer_grads in zip(_layout(net), grads["layers"], strict=True):
-        for direction, cell_names in layer_names.items():
-            for p, names in cell_names.items():
-                # A copy per name: an in-place change to one grad (e.g. clipping) must not touch the other.
-                by_name.update({name: layer_grads[direction][p].clone() for name in names})
-    return {name: by_name[name] for name, _ in net.named_parameters()}
-
-
-@torch.no_grad()
-def manual_gradients(
-    net: RecurrentNet, x: Tensor, targets: Tensor, mask: Tensor | None = None
-) -> tuple[Tensor, dict[str, Tensor]]:
-    """The module's loss for a batch and its gradient for every parameter of ``net``, by hand.
-
-    x (N, T, I), targets (N, T), mask (N, T) bool (False = padding). The loss is
-    :class:`~rnnlab.lit.classifier.SequenceClassifier`'s: the mean cross-entropy over the valid positions. The
-    sequences run their full length (there are no ``lengths``); the mask only keeps positions out of the loss.
-    ``grads_by_name`` has every name of ``net.named_parameters()``, ready for ``p.grad = grads_by_name[name]``
-    and an optimizer step. Raises ValueError for cells other than rnn, heads other than many_to_many, and
-    dropout between layers in training mode (the manual pass has none)."""
-    _check_supported(net)
-    backbone = net.backbone
-    dropout = backbone.rnn.dropout if backbone.impl == "fused" else backbone.inter_layer_dropout.p
-    if net.training and backbone.num_layers > 1 and dropout > 0:
-        raise ValueError("the manual pass has no dropout between layers: use dropout=0 or net.eval()")
-    valid = torch.ones_like(targets, dtype=torch.bool) if mask is None else mask
-    weights = valid.to(x.dtype) / valid.sum()  # the mean over valid positions; padding weighs nothing
-    targets = targets.masked_fill(~valid, 0)  # any class will do where the weight is zero
-    # Time-major columns: (N, T, I) -> (T, I, N), and (N, T) -> (T, N).
-    loss, grads = _stacked_pass(params_from_net(net), x.permute(1, 2, 0), targets.T, weights.T, backbone.nonlinearity)
-    return loss, _grads_by_name(net, grads)
+    return stacked_pass(params, x.unsqueeze(-1), targets.unsqueeze(-1), weights.unsqueeze(-1), nonlinearity)

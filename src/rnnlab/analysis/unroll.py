@@ -18,7 +18,6 @@ model. Inputs have exactly T steps and no padding (``lengths``).
 from __future__ import annotations
 
 import torch
-from omegaconf import DictConfig
 from torch import Tensor, nn
 
 from rnnlab.models import RecurrentBackbone, RecurrentNet
@@ -117,38 +116,6 @@ def unroll(net: RecurrentNet, steps: int) -> UnrolledRNN:
     if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
         raise ValueError(f"steps must be a positive integer (the number of time steps to unroll), got {steps!r}")
     return UnrolledRNN(loop_backbone(net.backbone), net.output, net.head, steps)
-
-
-# --- from a checkpoint (scripts/unroll.py); rnnlab.run.build imports Lightning, so only when these are called ---
-
-
-def load_net(cfg: DictConfig) -> RecurrentNet:
-    """The trained network of ``cfg.ckpt_path``, refused with a ConfigError if it is not ``cfg``'s task/model."""
-    from rnnlab.run.build import build_module
-    from rnnlab.run.evaluate import check_compatible, load_checkpoint
-
-    checkpoint = load_checkpoint(cfg.ckpt_path, cfg.get("trust_checkpoint", False))
-    check_compatible(checkpoint, cfg, cfg.ckpt_path)
-    module = build_module(cfg)
-    module.load_state_dict(checkpoint["state_dict"])
-    return module.net.eval()
-
-
-def sample_inputs(cfg: DictConfig, steps: int, count: int = 8) -> tuple[Tensor, str]:
-    """Inputs of ``steps`` time steps to compare the two networks on, and where they come from.
-
-    The first ``count`` test sequences, cut to their first ``steps`` steps, when the task's sequences are that
-    long; otherwise (e.g. the T = 1 bit problems) random bits of the task's input size: the unrolled net must
-    match the RNN on any input.
-    """
-    from rnnlab.run.build import build_datamodule
-
-    test = build_datamodule(cfg).split("test")["input"][:count]
-    if test.size(1) >= steps:
-        return test[:, :steps], f"the first {len(test)} test sequences, first {steps} steps"
-    generator = torch.Generator().manual_seed(cfg.seed)
-    bits = torch.randint(0, 2, (count, steps, test.size(-1)), generator=generator).float()
-    return bits, f"{count} random bit sequences (the task's sequences have {test.size(1)} < {steps} steps)"
 
 
 def max_difference(net: RecurrentNet, unrolled: UnrolledRNN, x: Tensor) -> float:

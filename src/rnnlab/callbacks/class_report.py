@@ -9,7 +9,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 
 from rnnlab.analysis.classes import confusion_figure, score_table
 from rnnlab.data.word_data import WordDataModule
-from rnnlab.run.predict import predict_words
+from rnnlab.lit.classifier import predict_words
 
 
 class ClassReport(L.Callback):

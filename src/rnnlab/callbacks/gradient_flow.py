@@ -7,7 +7,7 @@ import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from rnnlab.analysis.gradient_flow import GradientFlow, measure
-from rnnlab.lit.classifier import ignore_padding, masked_cross_entropy
+from rnnlab.lit.metrics import ignore_padding, masked_cross_entropy
 from rnnlab.models import RecurrentNet
 
 

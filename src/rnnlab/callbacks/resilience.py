@@ -12,6 +12,7 @@ into place), so a kill during a save leaves the previous ``last.ckpt`` intact.
 
 from __future__ import annotations
 
+import logging
 import random
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import lightning as L
 import numpy as np
 import torch
 
-from rnnlab.run.trainer import log
+log = logging.getLogger("rnnlab")
 
 
 class RngState(L.Callback):

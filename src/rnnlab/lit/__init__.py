@@ -1,1 +1,36 @@
-"""The LightningModules: one class per task family (classifier, language model, generator)."""
+"""The LightningModules, one class per task family; :func:`family_of` finds the one that trains a ``task.head``.
+
+A new family is one module file here (a :class:`~rnnlab.lit.base.RecurrentModule` subclass that declares what the
+run layer asks of it), its entry in ``FAMILIES``, and its configs.
+"""
+
+from __future__ import annotations
+
+from rnnlab.errors import ConfigError
+from rnnlab.lit.base import RecurrentModule, TrainingSetup
+from rnnlab.lit.classifier import SequenceClassifier
+from rnnlab.lit.generator import SequenceGenerator
+from rnnlab.lit.language_model import LanguageModel
+
+FAMILIES: tuple[type[RecurrentModule], ...] = (SequenceClassifier, LanguageModel, SequenceGenerator)
+TASK_HEADS = tuple(head for family in FAMILIES for head in family.heads)
+
+
+def family_of(head: str) -> type[RecurrentModule]:
+    """The family that trains ``task.head=head``."""
+    for family in FAMILIES:
+        if head in family.heads:
+            return family
+    raise ConfigError(f"task.head={head!r} is not one of {', '.join(TASK_HEADS)}")
+
+
+__all__ = [
+    "FAMILIES",
+    "TASK_HEADS",
+    "LanguageModel",
+    "RecurrentModule",
+    "SequenceClassifier",
+    "SequenceGenerator",
+    "TrainingSetup",
+    "family_of",
+]

@@ -1,4 +1,5 @@
-"""The character language model's LightningModule: truncated BPTT over contiguous streams.
+"""The language-model family (head ``language_model``): a character RNN trained by truncated BPTT over
+contiguous streams.
 
 Each batch holds the next ``window`` characters of B parallel streams (see :mod:`rnnlab.data.char_text`).
 Training follows Lightning 2's recipe for truncated BPTT (manual optimization): the batch is split into chunks
@@ -16,65 +17,64 @@ Metrics per stage: ``loss`` (nats per character), ``bpc`` (bits per character, l
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-from torchmetrics import MeanMetric, MinMetric
+from omegaconf import DictConfig, OmegaConf
+from torch import Tensor
+from torchmetrics import MinMetric
 
 from rnnlab.data.alphabet import Alphabet
-from rnnlab.errors import DataError
-from rnnlab.lit.classifier import STAGES, RecurrentModule
+from rnnlab.errors import ConfigError, DataError
+from rnnlab.lit.base import RecurrentModule, TrainingSetup, request_setting, request_temperature
+from rnnlab.lit.metrics import STAGES, TextMetrics
+from rnnlab.lit.nets import char_rnn, needs_vocab
 from rnnlab.models.backbone import State
 from rnnlab.models.generators import CharRNN, detach_state, move_state
 
 
-class TextMetrics(nn.Module):
-    """Running character-weighted loss and accuracy of one stage; no device sync until ``compute``."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.loss, self.acc = MeanMetric(), MeanMetric()
-
-    def update(self, loss: Tensor, logits: Tensor, target: Tensor) -> None:
-        self.loss.update(loss.detach(), weight=target.numel())
-        self.acc.update((logits.detach().argmax(-1) == target).float())
-
-    def compute(self) -> dict[str, Tensor]:
-        loss = self.loss.compute()
-        return {"loss": loss, "bpc": loss / math.log(2), "ppl": loss.exp(), "acc": self.acc.compute()}
-
-    def reset(self) -> None:
-        self.loss.reset()
-        self.acc.reset()
-
-
 class LanguageModel(RecurrentModule):
-    def __init__(
-        self,
-        net: CharRNN,
-        optimizer: Callable[..., torch.optim.Optimizer],
-        scheduler: Callable[..., Any] | None = None,
-        config: dict | None = None,
-        vocab: dict | None = None,
-        monitor: str = "val/loss",
-        bptt: int = 100,
-        gradient_clip_val: float | None = None,
-        gradient_clip_algorithm: str = "norm",
-        sample: dict | None = None,
-    ) -> None:
-        """``vocab``: the alphabet (:class:`~rnnlab.data.alphabet.Alphabet` as a dict); ``sample``: the text
-        sample written after each validation (``prime``, ``length``, ``temperature``, ``greedy``)."""
-        super().__init__(net, optimizer, scheduler, config, vocab, monitor, gradient_clip_val, gradient_clip_algorithm)
+    heads = ("language_model",)
+    stage_metrics: ClassVar[dict[str, tuple[str, ...]]] = {stage: ("loss", "bpc", "ppl", "acc") for stage in STAGES}
+    best_metrics = ("loss",)
+    lower_is_better = ("loss", "bpc", "ppl")
+    vocab_type = Alphabet
+    # Its windows continue each other's hidden states, so they cannot be dealt out to DDP ranks by batch.
+    shards_batches = False
+
+    def __init__(self, net: CharRNN, setup: TrainingSetup, bptt: int = 100, sample: dict | None = None) -> None:
+        """``setup.vocab``: the alphabet (:class:`~rnnlab.data.alphabet.Alphabet` as a dict); ``bptt``: the
+        truncation length; ``sample``: the text sample written after each validation (``prime``, ``length``,
+        ``temperature``, ``greedy``)."""
+        super().__init__(net, setup, bptt=bptt, sample=sample)
         self.automatic_optimization = False  # truncated BPTT steps the optimizer once per chunk
         self.bptt = bptt
         self.train_metrics, self.val_metrics, self.test_metrics = (TextMetrics() for _ in STAGES)
         self.best.update({"loss": MinMetric()})
         # The hidden state each stage's streams have reached: carried across batches, reset per epoch.
         self.states: dict[str, State | None] = {}
+
+    @classmethod
+    def build_net(cls, model: DictConfig, task: DictConfig, vocab: Alphabet | None = None) -> CharRNN:
+        needs_vocab(task, vocab)
+        return char_rnn(model, task, len(vocab), task)
+
+    @classmethod
+    def from_config(cls, cfg: DictConfig, net: CharRNN, setup: TrainingSetup) -> LanguageModel:
+        sample = OmegaConf.to_container(cfg.task.sample, resolve=True) if cfg.task.get("sample") else None
+        return cls(net, setup, bptt=cfg.task.bptt, sample=sample)
+
+    @classmethod
+    def predict(cls, net: CharRNN, vocab: Alphabet, request: DictConfig, config: dict, test_split: Callable) -> str:
+        """``prime`` continued by ``length`` characters (greedy, or sampled at ``temperature``)."""
+        length = request_setting(request, config, "length")
+        if not isinstance(length, int) or length <= 0:
+            raise ConfigError(f"length={length!r} must be a positive number of characters, e.g. length=200")
+        prime = request_setting(request, config, "prime")
+        temperature = request_temperature(request, config)
+        return sample_text(net, vocab, prime, length, temperature, seed=request.get("seed") or 0)
 
     def forward(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         return self.net(ids, state)

@@ -9,7 +9,7 @@ Which hidden states it reads is the configuration:
   states: the forward one after the last valid step, the backward one after step 0.
 
 The language model, one-to-many and the unaligned many-to-many (seq2seq) generate: their networks feed back
-their own outputs (:mod:`rnnlab.models.generators`). ``TASK_HEADS`` lists every configuration a task may name.
+their own outputs (:mod:`rnnlab.models.generators`); :mod:`rnnlab.lit` lists every head a task may name.
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ from torch import Tensor, nn
 from rnnlab.models.backbone import RecurrentBackbone
 
 HEADS = ("many_to_many", "many_to_one")
-GENERATOR_HEADS = ("one_to_many", "seq2seq")  # a source conditions a decoder
-TASK_HEADS = (*HEADS, "language_model", *GENERATOR_HEADS)
 
 
 class OutputLayer(nn.Module):

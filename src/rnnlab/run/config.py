@@ -9,7 +9,8 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.errors import ConfigError
-from rnnlab.models import CELLS, GENERATOR_HEADS, HEADS, IMPLS, TASK_HEADS
+from rnnlab.lit import family_of
+from rnnlab.models import CELLS, IMPLS
 from rnnlab.models.cell import NONLINEARITIES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -92,7 +93,7 @@ def validate(cfg: DictConfig) -> None:
         f"model.dropout={model.dropout} acts between layers; with model.num_layers=1 there is none "
         "(set model.num_layers>1 or model.dropout=0)",
     )
-    _require(task.head in TASK_HEADS, f"task.head={task.head!r} is not one of {', '.join(TASK_HEADS)}")
+    family_of(task.head)  # an unknown head: one line naming the known ones
     _require(
         not (task.causal and model.bidirectional),
         f"task {task.name} is causal (each output may only see the past), but the model is bidirectional: its "
@@ -119,7 +120,7 @@ def _validate_batches_per_step(cfg: DictConfig) -> None:
     if per_step == 1:
         return
     _require(
-        cfg.task.head in HEADS,
+        family_of(cfg.task.head).groups_batches,
         f"task.data.batches_per_step={per_step} applies to the classification tasks; task {cfg.task.name} "
         "takes one batch per step",
     )
@@ -156,46 +157,29 @@ def _validate_generation(cfg: DictConfig) -> None:
     )
 
 
-# The metrics each kind of LightningModule logs per stage (rnnlab.lit.classifier, rnnlab.lit.language_model,
-# rnnlab.lit.generator), and the best-so-far validation metrics it adds; tests/test_sweeps.py trains each kind and
-# checks that its metrics.json holds them.
-_STAGE_METRICS = {
-    "classifier": {stage: ("loss", "acc", "seq_acc") for stage in ("train", "val", "test")},
-    "language_model": {stage: ("loss", "bpc", "ppl", "acc") for stage in ("train", "val", "test")},
-    "generator": {
-        "train": ("loss", "char_acc"),  # training does not decode
-        **{stage: ("loss", "char_acc", "exact", "gen_char_acc") for stage in ("val", "test")},
-    },
-}
-_BEST_METRICS = {"classifier": ("acc", "seq_acc"), "language_model": ("loss",), "generator": ("exact",)}
-# Metrics a sweeper must minimise; every other one is maximised.
-_LOWER_IS_BETTER = ("loss", "bpc", "ppl", "steps_to_solve")
+# The solve tracker's metric (rnnlab.callbacks.SolveTracker), which improves downwards.
+_CALLBACK_METRICS_LOWER_IS_BETTER = ("steps_to_solve",)
 
 
 def logged_metrics(cfg: DictConfig) -> list[str]:
-    """The final metrics a training run of ``cfg`` reports (those that ``optimized_metric`` may name)."""
-    head = cfg.task.head
-    kind = "language_model" if head == "language_model" else "generator" if head in GENERATOR_HEADS else "classifier"
-    stage_metrics = {stage: list(names) for stage, names in _STAGE_METRICS[kind].items()}
-    if kind == "classifier" and cfg.task.get("per_class"):
-        for names in stage_metrics.values():
-            names.append("f1")
-    names = [f"{stage}/{name}" for stage, metrics in stage_metrics.items() for name in metrics]
-    names += [f"val/{name}_best" for name in _BEST_METRICS[kind]]
+    """The final metrics a training run of ``cfg`` reports (those that ``optimized_metric`` may name): the task
+    family's, and the solve tracker's when it is on."""
+    names = family_of(cfg.task.head).logged_metrics(cfg.task)
     if OmegaConf.select(cfg, "callbacks.solve_tracker"):
         names.append("val/steps_to_solve")  # logged once the task is solved
     return names
 
 
-def metric_direction(name: str) -> str:
-    """``minimize`` for a loss (or bpc, perplexity, steps to solve), ``maximize`` for the rest."""
-    return "minimize" if name.rsplit("/", 1)[-1].removesuffix("_best") in _LOWER_IS_BETTER else "maximize"
+def metric_direction(cfg: DictConfig, name: str) -> str:
+    """``minimize`` for what improves downwards (a loss, bpc, perplexity, steps to solve), else ``maximize``."""
+    lower = (*family_of(cfg.task.head).lower_is_better, *_CALLBACK_METRICS_LOWER_IS_BETTER)
+    return "minimize" if name.rsplit("/", 1)[-1].removesuffix("_best") in lower else "maximize"
 
 
 def check_optimized_metric(cfg: DictConfig) -> None:
     """A sweeper optimises ``optimized_metric``: raise :class:`ConfigError` if the run will not log it."""
     name = cfg.get("optimized_metric")
-    if name is None or cfg.task.head not in TASK_HEADS:  # an unknown head is validate()'s to report
+    if name is None:
         return
     logged = logged_metrics(cfg)
     _require(

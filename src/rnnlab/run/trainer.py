@@ -14,8 +14,8 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
+from rnnlab.lit import family_of
 from rnnlab.models.backbone import resolve_impl
-from rnnlab.models.heads import GENERATOR_HEADS
 
 log = logging.getLogger("rnnlab")
 
@@ -67,18 +67,19 @@ def make_trainer(cfg: DictConfig, with_callbacks: bool = True) -> L.Trainer:
     make_deterministic(cfg)
     callbacks = instantiate_group(cfg.get("callbacks")) if with_callbacks else []
     loggers = instantiate_group(cfg.get("logger"))
-    # Classifiers and the language model optimize manually (several steps per Lightning step) and clip with this
-    # same setting themselves (RecurrentModule.optimize); Lightning refuses it in manual optimization.
-    own_clipping = {"gradient_clip_val": None} if cfg.task.get("head") not in GENERATOR_HEADS else {}
+    family = family_of(cfg.task.head)
+    # Families that optimize manually (several steps per Lightning step, truncated BPTT) clip with this same setting
+    # themselves (RecurrentModule.optimize); Lightning refuses it in manual optimization.
+    own_clipping = {"gradient_clip_val": None} if family.clips_itself else {}
     trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **own_clipping)
     if trainer.global_rank > 0:  # under DDP rank 0 reports; the others' lines would only repeat it
         log.setLevel(logging.WARNING)
-    if trainer.world_size > 1 and trainer.global_rank == 0 and cfg.task.get("head") == "language_model":
-        # Its windows continue each other's hidden states, so they cannot be dealt out to ranks by batch.
+    if trainer.world_size > 1 and trainer.global_rank == 0 and not family.shards_batches:
         log.warning(
-            "%d DDP processes: the character LM's streams are not sharded; every process trains on all of them "
+            "%d DDP processes: task %s's batches are not sharded; every process trains on all of them "
             "(no faster than one process)",
             trainer.world_size,
+            cfg.task.name,
         )
     return trainer
 

@@ -1,0 +1,208 @@
+"""What every rnnlab LightningModule shares, and what each task family declares to the run layer.
+
+A task family is one :class:`RecurrentModule` subclass. Its class attributes and class methods are everything the
+run layer needs to know about it, so that building a run, validating its config, making its trainer and predicting
+with its checkpoint ask the class rather than switch on ``task.head``:
+
+- ``heads``: the ``task.head`` values it trains;
+- ``stage_metrics``, ``best_metrics``, ``lower_is_better``: what it logs per stage, which validation metrics it
+  tracks best-so-far (``val/<name>_best``), and which improve downwards;
+- ``vocab_type``: the vocabulary object its checkpoints carry (as a plain dict);
+- ``clips_itself``, ``groups_batches``, ``shards_batches``: how it steps (manual optimization, clipping from
+  ``trainer.gradient_clip_val``), whether a Lightning step may carry several batches, whether DDP can deal its
+  batches out to ranks;
+- :meth:`~RecurrentModule.build_net`, :meth:`~RecurrentModule.from_config`, :meth:`~RecurrentModule.predict`: how
+  its network is built (also from a checkpoint's stored config), how the module is made, how it answers a request.
+
+A new family is one module file here, registered in :mod:`rnnlab.lit`, plus its configs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import lightning as L
+import torch
+from omegaconf import DictConfig
+from torch import Tensor, nn
+from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+from rnnlab.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TrainingSetup:
+    """What every family's module takes beside its network.
+
+    ``optimizer`` and ``scheduler`` are partials (Hydra ``_partial_: true``) completed with the parameters;
+    ``config`` (the plain-dict run configuration) and ``vocab`` (plain lists) are stored in every checkpoint, so
+    predictions need neither the config files nor the training data; ``monitor`` is the metric a plateau scheduler
+    watches; ``gradient_clip_val``/``gradient_clip_algorithm`` are ``trainer.*``'s keys, applied by modules that
+    clip themselves."""
+
+    optimizer: Callable[..., torch.optim.Optimizer]
+    scheduler: Callable[..., Any] | None = None
+    config: dict | None = None
+    vocab: dict | None = None
+    monitor: str = "val/loss"
+    gradient_clip_val: float | None = None
+    gradient_clip_algorithm: str = "norm"
+
+
+class RecurrentModule(L.LightningModule):
+    """The shared machinery: injected optimizer and scheduler, manual optimization steps with clipping, epoch-level
+    metric logging and best-so-far validation metrics."""
+
+    heads: ClassVar[tuple[str, ...]] = ()
+    stage_metrics: ClassVar[dict[str, tuple[str, ...]]] = {}
+    best_metrics: ClassVar[tuple[str, ...]] = ()
+    lower_is_better: ClassVar[tuple[str, ...]] = ("loss",)
+    vocab_type: ClassVar[type | None] = None
+    clips_itself: ClassVar[bool] = True
+    groups_batches: ClassVar[bool] = False
+    shards_batches: ClassVar[bool] = True
+
+    def __init__(self, net: nn.Module, setup: TrainingSetup, **options: Any) -> None:
+        """``options``: the family's own settings (stored in the checkpoint's hyper-parameters with ``config``,
+        ``vocab`` and ``monitor``)."""
+        super().__init__()
+        # Not logged: the HParamsSession callback writes TensorBoard's hparams once per fit; Lightning's would reset
+        # them at test.
+        self.save_hyperparameters(
+            {"config": setup.config, "vocab": setup.vocab, "monitor": setup.monitor, **options}, logger=False
+        )
+        self.net, self.training_setup = net, setup
+        # Best-so-far validation metrics during fit, by name (a MaxMetric or MinMetric each; the subclass says
+        # which), logged as val/<name>_best.
+        self.best = nn.ModuleDict()
+
+    # --- what the family declares ------------------------------------------------------------------------------
+    @classmethod
+    def logged_metrics(cls, task: DictConfig) -> list[str]:
+        """The final metrics a training run reports (those ``optimized_metric`` may name)."""
+        names = [f"{stage}/{name}" for stage, metrics in cls.stage_metrics.items() for name in metrics]
+        return names + [f"val/{name}_best" for name in cls.best_metrics]
+
+    @classmethod
+    def build_net(cls, model: DictConfig, task: DictConfig, vocab: Any = None) -> nn.Module:
+        """The family's network for ``model`` and ``task``; ``vocab`` (a :attr:`vocab_type`) sizes embeddings and
+        outputs. Also used to rebuild a checkpoint's network from the config stored in it."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, cfg: DictConfig, net: nn.Module, setup: TrainingSetup) -> RecurrentModule:
+        """The module of a run: the family's own options come from ``cfg``."""
+        return cls(net, setup)
+
+    @classmethod
+    def vocab_from_dict(cls, data: Mapping | None) -> Any:
+        """The vocabulary object a checkpoint's plain-dict ``vocab`` stands for."""
+        return None if cls.vocab_type is None or data is None else cls.vocab_type.from_dict(data)
+
+    @classmethod
+    def predict(cls, net: nn.Module, vocab: Any, request: DictConfig, config: dict, test_split: Callable) -> str:
+        """What ``scripts/predict.py`` prints for ``request`` (its command-line settings) with a checkpoint's
+        ``net``, ``vocab`` and stored ``config``; ``test_split()`` gives the task's test examples."""
+        raise ConfigError(f"task={config['task']['name']} has no predict; score it with scripts/eval.py")
+
+    # --- the shared machinery ------------------------------------------------------------------------------------
+    def epoch_values(self, stage: str) -> dict[str, Tensor]:
+        """The stage's metrics over the epoch (``<stage>_metrics``), which then start again."""
+        metrics = getattr(self, f"{stage}_metrics")
+        values = metrics.compute()
+        metrics.reset()
+        return values
+
+    def _log_epoch(self, stage: str) -> dict[str, Tensor]:
+        # Logged once per epoch: Lightning's per-step self.log costs more than the step itself on small models.
+        values = self.epoch_values(stage)
+        self.log_dict({f"{stage}/{name}": value for name, value in values.items()}, prog_bar=stage != "test")
+        return values
+
+    def fitting(self) -> bool:
+        """Validating inside fit, past the sanity check: a validation whose score is a result of training."""
+        return self.trainer.state.fn == "fit" and not self.trainer.sanity_checking
+
+    def on_train_start(self) -> None:
+        for best in self.best.values():
+            best.reset()
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch("train")
+
+    def on_validation_epoch_end(self) -> None:
+        values = self._log_epoch("val")
+        if self.fitting():
+            for name, best in self.best.items():
+                best.update(values[name])
+                self.log(f"val/{name}_best", best.compute())
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
+
+    def optimize(self, loss: Tensor | None = None, grads: dict[str, Tensor] | None = None) -> None:
+        """One optimizer step under manual optimization: zero, backward on ``loss`` (or the given ``grads`` by
+        parameter name of ``net``), clip, step. Gradient clipping, which Lightning leaves to the module in manual
+        mode, comes from the same key as in automatic mode (``trainer.gradient_clip_val``)."""
+        optimizer = self.optimizers()
+        optimizer.zero_grad()
+        if grads is None:
+            self.manual_backward(loss)
+        else:
+            for name, parameter in self.net.named_parameters():
+                parameter.grad = grads[name]
+        setup = self.training_setup
+        if setup.gradient_clip_val:
+            self.clip_gradients(optimizer, setup.gradient_clip_val, setup.gradient_clip_algorithm)
+        optimizer.step()
+
+    def step_scheduler(self) -> None:
+        """Manual optimization leaves the scheduler to the module: a plateau scheduler reads ``monitor``."""
+        if (scheduler := self.lr_schedulers()) is None:
+            return
+        if isinstance(scheduler, ReduceLROnPlateau):
+            if (metric := self.trainer.callback_metrics.get(self.hparams.monitor)) is not None:
+                scheduler.step(metric)
+        else:
+            scheduler.step()
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.training_setup.optimizer(params=self.parameters())
+        if self.training_setup.scheduler is None:
+            return optimizer
+        scheduler = self.training_setup.scheduler(optimizer=optimizer)
+        if not self.automatic_optimization:  # stepped by the module itself (step_scheduler)
+            return {"optimizer": optimizer, "lr_scheduler": scheduler}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "monitor": self.hparams.monitor, "interval": "epoch"},
+        }
+
+
+def request_setting(request: DictConfig, config: dict, key: str) -> Any:
+    """A sampling setting of a prediction request: from the command line, else the one the model was trained with
+    (``task.sample``)."""
+    value = request.get(key)
+    return value if value is not None else (config["task"].get("sample") or {}).get(key)
+
+
+def request_temperature(request: DictConfig, config: dict) -> float | None:
+    """The sampling temperature a request asks for; None (greedy) with ``greedy=true``."""
+    if request.get("greedy"):
+        return None
+    temperature = request_setting(request, config, "temperature")
+    if temperature is not None and temperature <= 0:
+        raise ConfigError(
+            f"temperature={temperature} must be > 0 (small: nearly greedy, 1: the model's distribution); "
+            "for the most likely characters pass greedy=true"
+        )
+    return temperature
+
+
+def request_text(request: DictConfig, example: str) -> str:
+    """The ``text`` a request gives to read; an error that shows an example when it is missing."""
+    if request.get("text") is None or not str(request.text).strip():
+        raise ConfigError(f"text is empty; pass what to read, e.g. text={example}")
+    return str(request.text)
