@@ -9,6 +9,7 @@ from rnnlab.callbacks.hidden_states import HiddenStateHeatmap
 from rnnlab.callbacks.hparams import HParamsSession
 from rnnlab.callbacks.nonfinite_guard import NonFiniteGuard
 from rnnlab.callbacks.resilience import InterruptHandler, RngState
+from rnnlab.callbacks.run_log import ParameterSummary
 from rnnlab.callbacks.samples import GeneratedSamples
 from rnnlab.callbacks.solve_tracker import SolveTracker
 from rnnlab.callbacks.throughput import Throughput
@@ -24,6 +25,7 @@ __all__ = [
     "HiddenStateHeatmap",
     "InterruptHandler",
     "NonFiniteGuard",
+    "ParameterSummary",
     "RngState",
     "SolveTracker",
     "Throughput",

@@ -9,13 +9,21 @@ import lightning as L
 from torch.utils.tensorboard.summary import hparams
 
 from rnnlab.callbacks.writers import tensorboard_writers
+from rnnlab.models import RecurrentBackbone
+from rnnlab.models.gate_init import gate_bias_summary
+
+KEEP = ("forget", "update")  # the gates that keep memory: the LSTM's forget gate, the GRU's update gate
 
 VAL_BEST, TEST = "hp/val_best", "hp/test"
 MISSING = "none"  # TensorBoard's hparams hold numbers, strings and booleans only: no None, and NaN breaks the plots
 
 
-def flat_hparams(config: dict, monitor: str, scheduler: str = MISSING) -> dict[str, Any]:
-    """The hyper-parameters a sweep varies, flattened; the same keys for every task (absent ones: "none")."""
+def flat_hparams(
+    config: dict, monitor: str, scheduler: str = MISSING, keep_gate_bias: float | None = None
+) -> dict[str, Any]:
+    """The hyper-parameters a sweep varies, flattened; the same keys for every task (absent ones: "none").
+    ``keep_gate_bias``: the effective bias (b_ih + b_hh) of the gate that keeps memory, the LSTM's forget gate or
+    the GRU's update gate, averaged over units: what ``model.forget_bias`` or ``model.gate_init`` made of it."""
     task, model, optimizer = config["task"], config["model"], config["optimizer"]
     values = {
         "task": task["name"],
@@ -26,6 +34,8 @@ def flat_hparams(config: dict, monitor: str, scheduler: str = MISSING) -> dict[s
         "model/num_layers": model.get("num_layers"),
         "model/bidirectional": model.get("bidirectional"),
         "model/dropout": model.get("dropout"),
+        "model/gate_init": model.get("gate_init"),
+        "model/keep_gate_bias": keep_gate_bias,
         "optimizer/name": optimizer["_target_"].rsplit(".", 1)[-1],
         "optimizer/lr": optimizer.get("lr"),
         "optimizer/weight_decay": optimizer.get("weight_decay"),
@@ -67,7 +77,8 @@ class HParamsSession(L.Callback):
             return
         schedulers = trainer.lr_scheduler_configs
         scheduler = type(schedulers[0].scheduler).__name__ if schedulers else MISSING
-        summaries = hparams(flat_hparams(config, self.monitor, scheduler), {VAL_BEST: 0.0, TEST: 0.0})
+        keep_gate_bias = next((v for k, v in gate_bias_summary(_backbone(pl_module)).items() if k in KEEP), None)
+        summaries = hparams(flat_hparams(config, self.monitor, scheduler, keep_gate_bias), {VAL_BEST: 0.0, TEST: 0.0})
         for writer in writers:
             # Into the run's own event file; SummaryWriter.add_hparams would open a sub-run per call.
             for summary in summaries[:2]:  # experiment (the declared metrics) and session start
@@ -109,3 +120,8 @@ class HParamsSession(L.Callback):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.best = state_dict["best"]
+
+
+def _backbone(pl_module: L.LightningModule) -> RecurrentBackbone:
+    """The network's first recurrent backbone (a generator's encoder, where it has one)."""
+    return next(m for m in pl_module.modules() if isinstance(m, RecurrentBackbone))

@@ -1,6 +1,8 @@
-"""Data: generated bit problems, the long-range cue task, dates to translate, real corpora (UD treebanks,
-sentence polarity, any text for a character LM, scikit-learn's digits for captions), and in-memory batching."""
+"""Data: generated bit problems, the long-range cue task, the adding problem, dates to translate, real corpora (UD
+treebanks, sentence polarity, any text for a character LM, scikit-learn's digits for captions), and in-memory
+batching."""
 
+from rnnlab.data.adding import ADDING_BASELINE_MSE, AddingDataModule
 from rnnlab.data.bits_datamodule import BitsDataModule
 from rnnlab.data.char_text import CharTextDataModule
 from rnnlab.data.dates import DateTranslationDataModule
@@ -10,6 +12,8 @@ from rnnlab.data.polarity import SentenceDataModule
 from rnnlab.data.tagging import TaggingDataModule
 
 __all__ = [
+    "ADDING_BASELINE_MSE",
+    "AddingDataModule",
     "BitsDataModule",
     "CharTextDataModule",
     "DateTranslationDataModule",

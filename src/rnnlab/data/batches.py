@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.distributed as dist
@@ -50,6 +50,39 @@ class TensorBatches(IndexedBatches):
 
     def batch(self, index: Tensor) -> dict[str, Tensor]:
         return {key: value[index] for key, value in self.tensors.items()}
+
+
+class EpochTensorBatches(IndexedBatches):
+    """Tensors drawn afresh every epoch: ``make(epoch)`` gives epoch e's dict of equal-length tensors, as many
+    rows every epoch (``first``: epoch 0's, when already made). Only the current epoch's are kept.
+
+    The epoch is that of the sampler drawing the indices (:meth:`follow`; :func:`tensor_loader` attaches it), read
+    when a batch is taken: Lightning calls the sampler's ``set_epoch`` before an epoch's first batch, though not
+    always before the loader is iterated, so a batch's rows and its place in the order come from the same epoch.
+    A run resumed in epoch e therefore trains on ``make(e)``, as an uninterrupted one did."""
+
+    def __init__(self, make: Callable[[int], dict[str, Tensor]], first: dict[str, Tensor] | None = None) -> None:
+        self.make, self.epoch, self.sampler = make, 0, None
+        self.current = TensorBatches(make(0) if first is None else first)
+
+    def follow(self, sampler: EpochBatchSampler) -> None:
+        """Take the epoch from ``sampler`` (epoch 0 until one is followed)."""
+        self.sampler = sampler
+
+    def __len__(self) -> int:
+        return len(self.current)
+
+    def batch(self, index: Tensor) -> dict[str, Tensor]:
+        epoch = 0 if self.sampler is None else self.sampler.epoch
+        if epoch != self.epoch:
+            tensors = TensorBatches(self.make(epoch))
+            if len(tensors) != len(self.current):
+                raise ValueError(
+                    f"epoch {epoch} made {len(tensors)} examples, epoch {self.epoch} {len(self.current)}: the sampler "
+                    "needs as many every epoch"
+                )
+            self.epoch, self.current = epoch, tensors
+        return self.current.batch(index)
 
 
 class RaggedBatches(IndexedBatches):
@@ -258,8 +291,9 @@ class ResumableLoader(DataLoader):
 def tensor_loader(
     tensors: dict[str, Tensor] | IndexedBatches, batch_size: int, shuffle: bool, seed: int = 0, group: int = 1
 ) -> ResumableLoader:
-    """Batches of a dict of equal-length tensors, or of an :class:`IndexedBatches`; ``group`` batches per item;
-    under DDP each rank's share of every global batch of ``batch_size``."""
+    """Batches of a dict of equal-length tensors, or of an :class:`IndexedBatches` (an :class:`EpochTensorBatches`
+    follows the loader's epoch); ``group`` batches per item; under DDP each rank's share of every global batch of
+    ``batch_size``."""
     dataset = TensorBatches(tensors) if isinstance(tensors, dict) else tensors
     lengths = getattr(dataset, "lengths", None)
     per_token_target = "target" in getattr(dataset, "tokens", {})
@@ -273,4 +307,6 @@ def tensor_loader(
         group=group,
         distributed=True,
     )
+    if isinstance(dataset, EpochTensorBatches):
+        dataset.follow(sampler)
     return ResumableLoader(dataset, sampler)

@@ -6,7 +6,7 @@ import lightning as L
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from rnnlab.data.batches import RaggedBatches, tensor_loader
+from rnnlab.data.batches import EpochTensorBatches, RaggedBatches, tensor_loader
 from rnnlab.data.bits import SPLITS
 from rnnlab.errors import ConfigError
 
@@ -14,10 +14,15 @@ from rnnlab.errors import ConfigError
 class InMemoryDataModule(L.LightningDataModule):
     """Subclasses say how to :meth:`generate` one split as a dict of tensors or a :class:`RaggedBatches` (a pure
     function of the split and their settings); this class caches the splits and serves them as
-    shuffled-by-(seed, epoch) batches."""
+    shuffled-by-(seed, epoch) batches.
+
+    Subclasses that set ``resample_train`` train on fresh examples every epoch: epoch e's are
+    :meth:`generate_train_epoch` (e), epoch 0's the cached ``split("train")``. Being a pure function of the settings
+    and e, they are the same in a resumed run, and on every DDP rank."""
 
     # Word-level subclasses: the training Vocabulary. Numeric inputs have none.
     vocab = None
+    resample_train = False
 
     def __init__(
         self, batch_size: int = 32, eval_batch_size: int = 1024, seed: int = 0, batches_per_step: int = 1
@@ -30,6 +35,11 @@ class InMemoryDataModule(L.LightningDataModule):
         self._splits: dict[str, dict[str, Tensor] | RaggedBatches] = {}
 
     def generate(self, name: str) -> dict[str, Tensor] | RaggedBatches:
+        raise NotImplementedError
+
+    def generate_train_epoch(self, epoch: int) -> dict[str, Tensor]:
+        """Epoch ``epoch``'s training examples where ``resample_train``, as many every epoch; epoch 0's equal
+        ``generate("train")``."""
         raise NotImplementedError
 
     def has_split(self, name: str) -> bool:
@@ -50,11 +60,12 @@ class InMemoryDataModule(L.LightningDataModule):
             self.split(name)
 
     def train_dataloader(self) -> DataLoader:
-        # trainer.overfit_batches (debug=overfit): the same first batches every epoch.
+        # trainer.overfit_batches (debug=overfit): the same first batches every epoch, epoch 0's even if resampling.
         shuffle = not (self.trainer is not None and self.trainer.overfit_batches)
-        return tensor_loader(
-            self.split("train"), self.batch_size, shuffle=shuffle, seed=self.seed, group=self.batches_per_step
-        )
+        train = self.split("train")
+        if self.resample_train and shuffle:
+            train = EpochTensorBatches(self.generate_train_epoch, first=train)
+        return tensor_loader(train, self.batch_size, shuffle=shuffle, seed=self.seed, group=self.batches_per_step)
 
     def val_dataloader(self) -> DataLoader:
         return tensor_loader(self.split("val"), self.eval_batch_size, shuffle=False)

@@ -19,6 +19,7 @@ A new family is one module file here, registered in :mod:`rnnlab.lit`, plus its 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -30,6 +31,8 @@ from torch import Tensor, nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from rnnlab.errors import ConfigError
+
+log = logging.getLogger("rnnlab")
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,8 @@ class RecurrentModule(L.LightningModule):
         # Best-so-far validation metrics during fit, by name (a MaxMetric or MinMetric each; the subclass says
         # which), logged as val/<name>_best.
         self.best = nn.ModuleDict()
+        # The latest epoch values of every stage, by logged name (for the epoch's log line).
+        self.latest: dict[str, Tensor] = {}
 
     # --- what the family declares ------------------------------------------------------------------------------
     @classmethod
@@ -118,7 +123,9 @@ class RecurrentModule(L.LightningModule):
     def _log_epoch(self, stage: str) -> dict[str, Tensor]:
         # Logged once per epoch: Lightning's per-step self.log costs more than the step itself on small models.
         values = self.epoch_values(stage)
-        self.log_dict({f"{stage}/{name}": value for name, value in values.items()}, prog_bar=stage != "test")
+        named = {f"{stage}/{name}": value for name, value in values.items()}
+        self.log_dict(named, prog_bar=stage != "test")
+        self.latest |= named
         return values
 
     def fitting(self) -> bool:
@@ -131,6 +138,10 @@ class RecurrentModule(L.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         self._log_epoch("train")
+        if self.trainer.is_global_zero:
+            # One line per epoch in the run's log (console and train.log), which the progress bar overwrites.
+            shown = "  ".join(f"{k}={float(v):.4f}" for k, v in sorted(self.latest.items()) if k[:4] != "test")
+            log.info("Epoch %d: %s", self.current_epoch, shown)
 
     def on_validation_epoch_end(self) -> None:
         values = self._log_epoch("val")

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnlab.models.cell import make_cell
+from rnnlab.models.gate_init import init_gates_
 
 State = Tensor | tuple[Tensor, Tensor]  # (layers*directions, N, H), or (h, c) for the LSTM
 
@@ -66,7 +67,14 @@ class RecurrentBackbone(nn.Module):
         cell: str = "rnn",
         nonlinearity: str = "tanh",
         impl: str = "fused",
+        *,
+        forget_bias: float | None = None,
+        gate_init: str = "default",
+        chrono_tmax: float | None = None,
     ) -> None:
+        """``forget_bias``, ``gate_init``, ``chrono_tmax``: the gated cells' gate biases, see
+        :func:`~rnnlab.models.gate_init.init_gates_` (unset: torch's initialisation, and the same draws from the
+        global generator as without them)."""
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {list(CELLS)}, got {cell!r}")
@@ -98,6 +106,8 @@ class RecurrentBackbone(nn.Module):
             )
             self.inter_layer_dropout = nn.Dropout(dropout)
         self.register_load_state_dict_pre_hook(self._translate_state_dict)
+        if forget_bias is not None or gate_init != "default" or chrono_tmax is not None:
+            init_gates_(self, forget_bias=forget_bias, gate_init=gate_init, chrono_tmax=chrono_tmax)
 
     @property
     def output_size(self) -> int:

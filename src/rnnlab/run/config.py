@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.errors import ConfigError
 from rnnlab.lit import family_of
+from rnnlab.lit.nets import sequence_length
 from rnnlab.models import CELLS, IMPLS
 from rnnlab.models.cell import NONLINEARITIES
+from rnnlab.models.gate_init import check_gate_init
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 CONFIG_DIR = PROJECT_ROOT / "conf"
@@ -61,6 +64,12 @@ def validate(cfg: DictConfig) -> None:
     _require(
         model.nonlinearity == "tanh" or model.cell == "rnn",
         f"model.nonlinearity={model.nonlinearity} only applies to cell=rnn; {model.cell} has fixed gates",
+    )
+    check_gate_init(model.cell, model.get("forget_bias"), model.get("gate_init", "default"), model.get("chrono_tmax"))
+    _require(
+        model.get("gate_init") != "chrono" or model.get("chrono_tmax") is not None or sequence_length(task) is not None,
+        f"model.gate_init=chrono spans the task's sequence length, but task {task.name} has none fixed; "
+        "set model.chrono_tmax (e.g. model.chrono_tmax=100)",
     )
     for key in (
         "task.gap",
@@ -187,3 +196,49 @@ def check_optimized_metric(cfg: DictConfig) -> None:
         f"optimized_metric={name!r} is not logged by task={cfg.task.name} (head {cfg.task.head}); "
         f"it logs: {', '.join(logged)}",
     )
+
+
+def recipe_settings(name: str) -> dict[str, Any]:
+    """The settings ``conf/recipe/<name>.yaml`` makes, its own defaults first, as dotted keys: ``model.hidden_size``."""
+    recipe = OmegaConf.load(CONFIG_DIR / "recipe" / f"{name}.yaml")
+    settings: dict[str, Any] = {}
+    for entry in recipe.pop("defaults", []):
+        if entry != "_self_":
+            settings |= recipe_settings(entry)
+
+    def flatten(node: Any, prefix: str) -> None:
+        # A node with a _target_ is one setting (a callback or scheduler added whole).
+        if isinstance(node, DictConfig) and "_target_" not in node:
+            for key in node:
+                flatten(node._get_node(key), f"{prefix}{key}.")
+        else:
+            settings[prefix.rstrip(".")] = node._value() if hasattr(node, "_value") else node
+
+    flatten(recipe, "")
+    return settings
+
+
+def describe_run(cfg: DictConfig, recipe: str | None) -> list[str]:
+    """What a run trains, resolved, as the first lines it prints: the network, the optimizer, and what the task's
+    recipe set (and which of its settings the command line changed)."""
+    model, optimizer = cfg.model, cfg.optimizer
+    layout = "bidirectional" if model.bidirectional else "unidirectional"
+    dropout = f", dropout {model.dropout} between layers" if model.dropout else ""
+    scheduler = cfg.get("scheduler")
+    lines = [
+        f"Model: {model.cell} ({model.impl}), {model.num_layers} layer(s) × {model.hidden_size} hidden, {layout}"
+        f"{dropout}; optimizer {optimizer._target_.rsplit('.', 1)[-1]} lr={optimizer.lr}"
+        + (f", scheduler {scheduler._target_.rsplit('.', 1)[-1]}" if scheduler else "")
+    ]
+    if recipe and recipe != "none":
+        changed = []
+        for key, value in recipe_settings(recipe).items():
+            final = OmegaConf.select(cfg, key)
+            if isinstance(value, DictConfig | dict):
+                changed.append(key)
+            elif final == value or (isinstance(value, str) and "${" in value):
+                changed.append(f"{key}={final}")
+            else:
+                changed.append(f"{key}={final} (recipe: {value})")
+        lines.append(f"Recipe conf/recipe/{recipe}.yaml set: {', '.join(changed)}; recipe=none keeps the groups' own")
+    return lines

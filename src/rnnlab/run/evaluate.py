@@ -80,7 +80,7 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     split = cfg.get("split", "test")
     if split not in ("test", "val"):
         raise ConfigError(f"split={split!r} is not one of test, val")
-    (trainer.test if split == "test" else trainer.validate)(module, datamodule=datamodule)
+    (trainer.test if split == "test" else trainer.validate)(module, datamodule=datamodule, verbose=False)
     metrics = scalar_metrics(trainer.callback_metrics, f"{split}/")
     write_metrics(cfg.paths.output_dir, {**metrics, "checkpoint": str(cfg.ckpt_path)})
     log.info("%s metrics:    %s", split.capitalize(), format_metrics(metrics))

@@ -12,9 +12,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.errors import ConfigError
 from rnnlab.run.build import build_datamodule, build_module
-from rnnlab.run.config import validate
+from rnnlab.run.config import describe_run, validate
 from rnnlab.run.evaluate import load_checkpoint
-from rnnlab.run.trainer import format_metrics, log, make_trainer, scalar_metrics, write_metrics
+from rnnlab.run.trainer import format_metrics, log, make_trainer, quiet_library_output, scalar_metrics, write_metrics
 
 # What makes two runs "the same configuration" for ckpt_path=last (paths and the resume setting aside).
 SAME_RUN_KEYS = ("task", "model", "optimizer", "scheduler", "trainer", "seed")
@@ -50,9 +50,22 @@ def find_last_checkpoint(cfg: DictConfig) -> Path:
     return max(candidates)[1]
 
 
+def _recipe_choice(cfg: DictConfig) -> str | None:
+    """The recipe Hydra applied (its defaults-list choice), or, composed without Hydra's runtime (tests, notebooks),
+    the task's own recipe."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return HydraConfig.get().runtime.choices.get("recipe")
+    return cfg.task.name
+
+
 def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     """Run one training job; return (metrics, objects). Raises ConfigError before building anything bad."""
     validate(cfg)
+    quiet_library_output()
+    for line in describe_run(cfg, _recipe_choice(cfg)):
+        log.info(line)
     L.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg)
     module = build_module(cfg, datamodule.vocab)
@@ -89,7 +102,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         # ones validation chose.
         if best:
             module.load_state_dict(load_checkpoint(best)["state_dict"])
-        trainer.test(module, datamodule=datamodule)
+        trainer.test(module, datamodule=datamodule, verbose=False)  # the metrics are logged below
         test_metrics = scalar_metrics(trainer.callback_metrics, "test/")
         metrics.update(test_metrics)
     write_metrics(cfg.paths.output_dir, {**metrics, "checkpoint": best or None})

@@ -19,21 +19,42 @@ from rnnlab.models.backbone import resolve_impl
 
 log = logging.getLogger("rnnlab")
 
-# rnnlab keeps small data sets in memory and slices batches directly; workers would only add overhead.
-warnings.filterwarnings("ignore", ".*does not have many workers.*")
-# Under DDP: rnnlab logs torchmetrics' compute(), which already gathers every rank's counts.
-warnings.filterwarnings("ignore", ".*when logging on epoch level in distributed setting.*")
-# Raised inside Lightning's own pytree helper with torch >= 2.10; nothing a user can act on.
-warnings.filterwarnings("ignore", r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
-
-# `import lightning` gives its logger a console handler of its own; under Hydra the root logger already
-# prints (and writes to the run's log file) every record, so each line would appear twice.
-if logging.getLogger().hasHandlers():
-    logging.getLogger("lightning").handlers.clear()
-# Lightning advertises a cloud logger at every Trainer start.
-logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
-    lambda record: "Tip: For seamless cloud logging" not in record.getMessage()
+# Lightning's messages that ask nothing of an rnnlab user (matched at the start of the message's text).
+_NOISE = (
+    "💡 Tip: For seamless cloud",  # advertises cloud services at every start
+    "Trainer already configured with model summary callbacks",  # rnnlab's own summary (ParameterSummary) is on
+    # The bit tasks' recipes ask for a few epochs past the solution (trainer.min_epochs) on purpose.
+    "Trainer was signaled to stop but the required `min_epochs",
 )
+
+
+def quiet_library_output() -> None:
+    """Silence warnings and messages of the libraries that ask nothing of the user, and route Lightning's log
+    records to the root logger, so that under Hydra they reach the run's ``train.log`` as well as the console.
+    Called when a trainer is made (not at import); repeating it changes nothing."""
+    # rnnlab keeps small data sets in memory and slices batches directly; workers would only add overhead.
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    # Under DDP: rnnlab logs torchmetrics' compute(), which already gathers every rank's counts.
+    warnings.filterwarnings("ignore", ".*when logging on epoch level in distributed setting.*")
+    # Raised inside Lightning's own pytree helper with torch >= 2.10; nothing a user can act on.
+    warnings.filterwarnings("ignore", r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
+    # rnnlab logs metrics once per epoch on purpose (per-step logging costs more than a small model's step).
+    warnings.filterwarnings("ignore", ".*is smaller than the logging interval.*")
+    # `import lightning` gives its loggers console handlers of their own and stops them propagating; under Hydra
+    # the root logger prints every record and writes it to the run's log file.
+    if logging.getLogger().hasHandlers():
+        for name in list(logging.root.manager.loggerDict):
+            if name.startswith("lightning"):
+                logger = logging.getLogger(name)
+                logger.handlers.clear()
+                logger.propagate = True
+    rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if _drop_noise not in rank_zero.filters:
+        rank_zero.addFilter(_drop_noise)
+
+
+def _drop_noise(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith(_NOISE)
 
 
 def instantiate_group(group: DictConfig | None) -> list:
@@ -64,6 +85,7 @@ def make_deterministic(cfg: DictConfig) -> None:
 
 
 def make_trainer(cfg: DictConfig, with_callbacks: bool = True) -> L.Trainer:
+    quiet_library_output()
     make_deterministic(cfg)
     callbacks = instantiate_group(cfg.get("callbacks")) if with_callbacks else []
     loggers = instantiate_group(cfg.get("logger"))
