@@ -22,6 +22,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--metric", default="test/acc", help="a key of the jobs' metrics.json (default: test/acc)")
     parser.add_argument("--x", default="task.gap", help="the setting to plot against (default: task.gap)")
     parser.add_argument("--threshold", type=float, default=0.95, help="a seed solves if metric ≥ this (0.95)")
+    parser.add_argument("--below", action="store_true", help="a seed solves if metric < threshold (errors: test/mse)")
     parser.add_argument("--chance", type=float, help="draw the chance level, e.g. 0.125 for 8 symbols")
     parser.add_argument("--out", type=Path, help="where to write the summary (default: the sweep directory)")
     return parser.parse_args()
@@ -34,10 +35,10 @@ def main() -> None:
 
     with exit_on_user_error():
         jobs = sweep.read_sweep(args.sweep_dir)
-        groups = sweep.summarize(jobs, args.metric, args.threshold, args.x)
-    table = sweep.markdown(jobs, groups, args.metric, args.threshold, args.x)
+        groups = sweep.summarize(jobs, args.metric, args.threshold, args.x, args.below)
+    table = sweep.markdown(jobs, groups, args.metric, args.threshold, args.x, below=args.below)
     # The terminal gets the metric's table; the every-metric table is too wide for it.
-    short = sweep.markdown(jobs, groups, args.metric, args.threshold, args.x, every_metric=False)
+    short = sweep.markdown(jobs, groups, args.metric, args.threshold, args.x, every_metric=False, below=args.below)
     out = args.out or args.sweep_dir
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.md").write_text(f"# {args.metric} over seeds: {args.sweep_dir}\n\n{table}")

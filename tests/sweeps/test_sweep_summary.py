@@ -212,3 +212,11 @@ def test_summarize_of_a_missing_directory_says_so_in_one_line(tmp_path):
     result = summarize(tmp_path / "absent")
     assert result.returncode == 2
     assert result.stderr == f"error: {tmp_path / 'absent'}: no such directory\n"
+
+
+def test_an_error_metric_counts_the_seeds_below_the_threshold(sweep_dir):
+    # As for test/mse on the adding problem: a seed solves when the error is under the threshold.
+    groups = sweep.summarize(sweep.read_sweep(sweep_dir), "test/acc", threshold=0.95, x="task.gap", below=True)
+    rnn_9 = next(g for g in groups if (g.settings["model"], g.settings["task.gap"]) == ("rnn", "9"))
+    assert rnn_9.solved == 0.5  # 0.9 < 0.95, 1.0 is not
+    assert "solved (< 0.95)" in sweep.markdown([], groups, "test/acc", 0.95, "task.gap", below=True)

@@ -81,6 +81,7 @@ def test_a_wrong_optimized_metric_stops_the_multirun_before_any_job_trains(tmp_p
     [
         ("flip_stream", ["task.data.sizes.train=64"]),
         ("char_lm", []),
+        ("adding", ["task.seq_len=10", "task.data.sizes={train: 100, val: 50, test: 50}"]),
         ("translate", ["task.data.sizes={train: 64, val: 32, test: 32}"]),
     ],
 )

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from rnnlab.callbacks.writers import tensorboard_writers
 from rnnlab.data.in_memory import InMemoryDataModule
-from rnnlab.models import RecurrentNet
+from rnnlab.lit import SequenceClassifier
 
 PADDED = "·"
 
@@ -39,7 +39,7 @@ class BitSamples(L.Callback):
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         net, datamodule = getattr(pl_module, "net", None), trainer.datamodule
-        if trainer.sanity_checking or not isinstance(net, RecurrentNet) or net.encoder is not None:
+        if trainer.sanity_checking or not isinstance(pl_module, SequenceClassifier) or net.encoder is not None:
             return
         if not isinstance(datamodule, InMemoryDataModule) or not (writers := tensorboard_writers(trainer)):
             return

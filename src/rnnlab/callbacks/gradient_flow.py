@@ -7,8 +7,8 @@ import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from rnnlab.analysis.gradient_flow import GradientFlow, measure
+from rnnlab.lit import SequenceClassifier
 from rnnlab.lit.metrics import ignore_padding, masked_cross_entropy
-from rnnlab.models import RecurrentNet
 
 
 class GradientFlowMonitor(L.Callback):
@@ -27,8 +27,8 @@ class GradientFlowMonitor(L.Callback):
         self.max_examples, self.histograms = max_examples, histograms
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        # Classifiers only: generators' batches and outputs have another shape.
-        if trainer.sanity_checking or not trainer.val_dataloaders or not isinstance(pl_module.net, RecurrentNet):
+        # Classifiers only: the gradients are those of their cross-entropy.
+        if trainer.sanity_checking or not trainer.val_dataloaders or not isinstance(pl_module, SequenceClassifier):
             return
         net, batch = pl_module.net, next(iter(trainer.val_dataloaders))
         # Validation runs in inference mode; these tensors need autograd. cuDNN's RNN has no backward pass in eval

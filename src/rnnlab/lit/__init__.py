@@ -11,8 +11,9 @@ from rnnlab.lit.base import RecurrentModule, TrainingSetup
 from rnnlab.lit.classifier import SequenceClassifier
 from rnnlab.lit.generator import SequenceGenerator
 from rnnlab.lit.language_model import LanguageModel
+from rnnlab.lit.regressor import SequenceRegressor
 
-FAMILIES: tuple[type[RecurrentModule], ...] = (SequenceClassifier, LanguageModel, SequenceGenerator)
+FAMILIES: tuple[type[RecurrentModule], ...] = (SequenceClassifier, SequenceRegressor, LanguageModel, SequenceGenerator)
 TASK_HEADS = tuple(head for family in FAMILIES for head in family.heads)
 
 
@@ -31,6 +32,7 @@ __all__ = [
     "RecurrentModule",
     "SequenceClassifier",
     "SequenceGenerator",
+    "SequenceRegressor",
     "TrainingSetup",
     "family_of",
 ]

@@ -66,11 +66,14 @@ def validate(cfg: DictConfig) -> None:
         f"model.nonlinearity={model.nonlinearity} only applies to cell=rnn; {model.cell} has fixed gates",
     )
     check_gate_init(model.cell, model.get("forget_bias"), model.get("gate_init", "default"), model.get("chrono_tmax"))
-    _require(
-        model.get("gate_init") != "chrono" or model.get("chrono_tmax") is not None or sequence_length(task) is not None,
-        f"model.gate_init=chrono spans the task's sequence length, but task {task.name} has none fixed; "
-        "set model.chrono_tmax (e.g. model.chrono_tmax=100)",
-    )
+    if model.get("gate_init") == "chrono" and model.get("chrono_tmax") is None:
+        length = sequence_length(task)
+        _require(
+            length is not None and length > 2,
+            f"model.gate_init=chrono spans the task's sequence length, but task {task.name} has "
+            + ("none fixed" if length is None else f"{length} step(s)")
+            + "; set model.chrono_tmax (> 2, e.g. model.chrono_tmax=100)",
+        )
     for key in (
         "task.gap",
         "task.num_symbols",

@@ -99,8 +99,11 @@ def read_job(job_dir: Path) -> Job:
     return Job(job_dir.name, settings, metrics, failure)
 
 
-def summarize(jobs: list[Job], metric: str = "test/acc", threshold: float = 0.95, x: str = "task.gap") -> list[Group]:
-    """Group ``jobs`` by every setting but the seed; sorted by model, then ``x``, then the other settings."""
+def summarize(
+    jobs: list[Job], metric: str = "test/acc", threshold: float = 0.95, x: str = "task.gap", below: bool = False
+) -> list[Group]:
+    """Group ``jobs`` by every setting but the seed; sorted by model, then ``x``, then the other settings. A seed
+    solves when ``metric`` ≥ ``threshold``, or with ``below`` (an error such as test/mse) when it is < ``threshold``."""
     finished = [job.metrics for job in jobs if job.metrics is not None]
     if finished and not any(metric in metrics for metrics in finished):
         recorded = sorted({key for metrics in finished for key, value in metrics.items() if _is_number(value)})
@@ -108,7 +111,7 @@ def summarize(jobs: list[Job], metric: str = "test/acc", threshold: float = 0.95
     by_settings: dict[tuple, list[Job]] = {}
     for job in jobs:
         by_settings.setdefault(tuple(sorted(_without_seed(job.settings).items())), []).append(job)
-    groups = [_summarize_group(members, metric, threshold) for members in by_settings.values()]
+    groups = [_summarize_group(members, metric, threshold, below) for members in by_settings.values()]
 
     def order(group: Group) -> list:
         keys = ["model", x, *group.settings]
@@ -117,10 +120,10 @@ def summarize(jobs: list[Job], metric: str = "test/acc", threshold: float = 0.95
     return sorted(groups, key=order)
 
 
-def _summarize_group(jobs: list[Job], metric: str, threshold: float) -> Group:
+def _summarize_group(jobs: list[Job], metric: str, threshold: float, below: bool = False) -> Group:
     recorded = [job.metrics for job in jobs if job.metrics is not None and metric in job.metrics]
     values = [float(metrics[metric]) for metrics in recorded]
-    solving = [metrics for metrics in recorded if metrics[metric] >= threshold]
+    solving = [m for m in recorded if (m[metric] < threshold if below else m[metric] >= threshold)]
     steps = [metrics[STEPS_TO_SOLVE] for metrics in solving if STEPS_TO_SOLVE in metrics]
     finished = [job.metrics for job in jobs if job.metrics is not None]
     names = dict.fromkeys(key for metrics in finished for key, value in metrics.items() if _is_number(value))
@@ -161,13 +164,25 @@ def plot_axis(groups: list[Group], x: str) -> str:
 
 
 def markdown(
-    jobs: list[Job], groups: list[Group], metric: str, threshold: float, x: str, every_metric: bool = True
+    jobs: list[Job],
+    groups: list[Group],
+    metric: str,
+    threshold: float,
+    x: str,
+    every_metric: bool = True,
+    below: bool = False,
 ) -> str:
     """Tables with a row per group and the settings that vary (model and ``x`` always): ``metric``'s statistics,
     then (``every_metric``) every stage metric's mean ± std. Settings shared by every job are listed above them,
     failed jobs (with their error) and unfinished ones below."""
     columns = list(dict.fromkeys(["model", plot_axis(groups, x), *varying_keys(groups)]))
-    header = [*columns, f"{metric} (mean ± std)", "seeds", f"solved (≥ {threshold:g})", "steps to solve"]
+    header = [
+        *columns,
+        f"{metric} (mean ± std)",
+        "seeds",
+        f"solved ({'<' if below else '≥'} {threshold:g})",
+        "steps to solve",
+    ]
     table = _table(
         header, [[group.settings.get(key, "") for key in columns] + _statistics_cells(group) for group in groups]
     )
