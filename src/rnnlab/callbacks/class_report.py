@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.loggers import TensorBoardLogger
 
 from rnnlab.analysis.classes import confusion_figure, score_table
+from rnnlab.callbacks.writers import tensorboard_writers
 from rnnlab.data.word_data import WordDataModule
 from rnnlab.lit.classifier import predict_words
 
@@ -34,12 +34,11 @@ class ClassReport(L.Callback):
             out.mkdir(parents=True, exist_ok=True)
             (out / "class_report.md").write_text(f"# Validation after epoch {trainer.current_epoch}\n\n{table}\n")
             figure.savefig(out / "confusion.png", dpi=110)
-        for logger in trainer.loggers:
-            if isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_text("val/class_scores", table, trainer.global_step)
-                logger.experiment.add_figure("val/confusion", figure, trainer.global_step)
-                if samples:
-                    logger.experiment.add_text("val/samples", "\n\n".join(samples), trainer.global_step)
+        for writer in tensorboard_writers(trainer):
+            writer.add_text("val/class_scores", table, trainer.global_step)
+            writer.add_figure("val/confusion", figure, trainer.global_step)
+            if samples:
+                writer.add_text("val/samples", "\n\n".join(samples), trainer.global_step)
 
     def tagged_examples(self, datamodule: WordDataModule, pl_module: L.LightningModule) -> list[str]:
         vocab, lines = datamodule.vocab, []

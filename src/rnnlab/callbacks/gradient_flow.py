@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import lightning as L
 import torch
-from lightning.pytorch.loggers import TensorBoardLogger
 
 from rnnlab.analysis.gradient_flow import GradientFlow, measure
+from rnnlab.callbacks.writers import tensorboard_writers
 from rnnlab.lit import SequenceClassifier
 from rnnlab.lit.metrics import ignore_padding, masked_cross_entropy
 
@@ -59,14 +59,13 @@ class GradientFlowMonitor(L.Callback):
         if flow is not None:
             values.update(self._flow_scalars(flow))
         pl_module.log_dict({k: torch.as_tensor(v, dtype=torch.float32) for k, v in values.items()})
-        for logger in trainer.loggers:
-            if isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_figure("grad_norm/by_parameter", self.norms_figure(norms), trainer.global_step)
-                if flow is not None:
-                    logger.experiment.add_figure("grad_flow/norm_vs_lag", self.figure(flow), trainer.global_step)
-                if self.histograms:
-                    for name, g in grads.items():
-                        logger.experiment.add_histogram(f"grad/{name}", g, trainer.global_step)
+        for writer in tensorboard_writers(trainer):
+            writer.add_figure("grad_norm/by_parameter", self.norms_figure(norms), trainer.global_step)
+            if flow is not None:
+                writer.add_figure("grad_flow/norm_vs_lag", self.figure(flow), trainer.global_step)
+            if self.histograms:
+                for name, g in grads.items():
+                    writer.add_histogram(f"grad/{name}", g, trainer.global_step)
 
     @staticmethod
     def _flow_scalars(flow: GradientFlow) -> dict[str, float | torch.Tensor]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.loggers import TensorBoardLogger
+
+from rnnlab.callbacks.writers import tensorboard_writers
 
 
 class GeneratedSamples(L.Callback):
@@ -34,8 +35,7 @@ class GeneratedSamples(L.Callback):
             (out / f"samples_{stage}.md").write_text(f"# {stage}, epoch {trainer.current_epoch}\n\n{text}\n")
             if figure is not None:
                 figure.savefig(out / f"samples_{stage}.png", dpi=110)
-        for logger in trainer.loggers:
-            if isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_text(f"{stage}/samples", text, trainer.global_step)
-                if figure is not None:
-                    logger.experiment.add_figure(f"{stage}/samples_figure", figure, trainer.global_step)
+        for writer in tensorboard_writers(trainer):
+            writer.add_text(f"{stage}/samples", text, trainer.global_step)
+            if figure is not None:
+                writer.add_figure(f"{stage}/samples_figure", figure, trainer.global_step)
