@@ -21,7 +21,7 @@ TASKS = sorted(p.stem for p in (CONFIG_DIR / "task").glob("*.yaml"))
 # classifiers of generated bit and cue sequences.
 CHAR_TASKS = ["caption", "char_lm", "translate"]
 WORD_TASKS = ["pos", "sentiment"]
-REGRESSION_TASKS = ["adding"]  # tests/run/test_adding.py
+REGRESSION_TASKS = ["adding"]  # tests/run/test_adding_task.py
 GENERATED_TASKS = [task for task in TASKS if task not in (*CHAR_TASKS, *WORD_TASKS, *REGRESSION_TASKS)]
 MODELS = sorted(p.stem for p in (CONFIG_DIR / "model").glob("*.yaml"))
 

@@ -135,13 +135,14 @@ def test_a_sequence_of_length_t_makes_ceil_t_over_k_optimizer_steps(stream_data,
 
 
 def record_steps(module: LanguageModel) -> list[dict[str, torch.Tensor]]:
-    """The gradients each optimizer step applies (after clipping), recorded as the step begins."""
+    """The gradients each optimizer step applied (after clipping, which happens inside the step's closure),
+    recorded as the step ends."""
     steps: list[dict[str, torch.Tensor]] = []
     configure = module.configure_optimizers
 
     def configure_and_hook():
         optimizer = configure()
-        optimizer.register_step_pre_hook(
+        optimizer.register_step_post_hook(
             lambda *_: steps.append({n: p.grad.clone() for n, p in module.net.named_parameters()})
         )
         return optimizer

@@ -21,6 +21,8 @@ content hash is needed to keep them apart.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -62,13 +64,10 @@ class AddingDataModule(InMemoryDataModule):
         self,
         seq_len: int,
         sizes: dict[str, int],
-        batch_size: int = 32,
-        eval_batch_size: int = 1024,
-        seed: int = 0,
-        batches_per_step: int = 1,
         resample: bool = True,
+        **loader: Any,
     ) -> None:
-        super().__init__(batch_size, eval_batch_size, seed, batches_per_step)
+        super().__init__(**loader)
         if not seq_len >= 2:
             raise ConfigError(f"seq_len={seq_len} must be at least 2: one marker in each half of the sequence")
         for split in SPLITS:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor
 
 from rnnlab.data.bits import PROBLEMS, generate_bits, make_examples
@@ -18,12 +20,9 @@ class BitsDataModule(InMemoryDataModule):
         fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
         disjoint: bool = True,
         initial_output: int = 0,
-        batch_size: int = 32,
-        eval_batch_size: int = 1024,
-        seed: int = 0,
-        batches_per_step: int = 1,
+        **loader: Any,
     ) -> None:
-        super().__init__(batch_size, eval_batch_size, seed, batches_per_step)
+        super().__init__(**loader)
         if problem not in PROBLEMS:
             raise ConfigError(f"unknown bit problem {problem!r}; available: {', '.join(PROBLEMS)}")
         self.problem = PROBLEMS[problem]

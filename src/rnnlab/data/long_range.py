@@ -33,6 +33,7 @@ Options:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -202,15 +203,12 @@ class LongRangeDataModule(InMemoryDataModule):
         num_symbols: int,
         sizes: dict[str, int],
         fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
-        batch_size: int = 32,
-        eval_batch_size: int = 1024,
-        seed: int = 0,
-        batches_per_step: int = 1,
         cue: str = "shared",
         num_cues: int | None = None,
         resample: bool = False,
+        **loader: Any,
     ) -> None:
-        super().__init__(batch_size, eval_batch_size, seed, batches_per_step)
+        super().__init__(**loader)
         if not gap >= 1:
             raise ConfigError(f"gap={gap} must be at least 1: the steps from the cue to the query")
         if not num_symbols >= 2:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rnnlab.data.in_memory import InMemoryDataModule
 from rnnlab.data.words import Vocabulary
 
@@ -18,12 +20,9 @@ class WordDataModule(InMemoryDataModule):
         self,
         max_word_chars: int = 16,
         vocab: dict | None = None,
-        batch_size: int = 32,
-        eval_batch_size: int = 256,
-        seed: int = 0,
-        batches_per_step: int = 1,
+        **loader: Any,
     ) -> None:
-        super().__init__(batch_size, eval_batch_size, seed, batches_per_step)
+        super().__init__(**{"eval_batch_size": 256, **loader})
         self.max_word_chars = max_word_chars
         self._vocab = Vocabulary.from_dict(vocab) if vocab else None
 

@@ -155,8 +155,7 @@ class RecurrentModule(L.LightningModule):
 
     def optimize(self, loss: Tensor | None = None, grads: dict[str, Tensor] | None = None) -> None:
         """One optimizer step under manual optimization: zero, backward on ``loss`` (or the given ``grads`` by
-        parameter name of ``net``), clip, step. Gradient clipping, which Lightning leaves to the module in manual
-        mode, comes from the same key as in automatic mode (``trainer.gradient_clip_val``)."""
+        parameter name of ``net``), step (which clips first: :meth:`on_before_optimizer_step`)."""
         optimizer = self.optimizers()
         optimizer.zero_grad()
         if grads is None:
@@ -164,10 +163,15 @@ class RecurrentModule(L.LightningModule):
         else:
             for name, parameter in self.net.named_parameters():
                 parameter.grad = grads[name]
+        optimizer.step()
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Gradient clipping, which Lightning leaves to the module in manual mode, from the same key as in automatic
+        mode (``trainer.gradient_clip_val``). Here, not in :meth:`optimize`: Lightning calls the callbacks' hook
+        first, so the non-finite guard sees (and logs) the gradient before clipping, as in automatic mode."""
         setup = self.training_setup
         if setup.gradient_clip_val:
             self.clip_gradients(optimizer, setup.gradient_clip_val, setup.gradient_clip_algorithm)
-        optimizer.step()
 
     def step_scheduler(self) -> None:
         """Manual optimization leaves the scheduler to the module: a plateau scheduler reads ``monitor``."""
