@@ -1,4 +1,4 @@
-"""README's "What happens when …" table, run row by row: each command must stop with its message."""
+"""The "What happens when …" table of docs/operations.md, run row by row: each command must stop with its message."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from rnnlab.run.evaluate import evaluate
 from rnnlab.run.predict import predict
 from rnnlab.run.train import train
 
-README = (REPO_ROOT / "README.md").read_text()
-SECTION = README.split("### What happens when …")[1].split("\n#")[0]
+PAGE = (REPO_ROOT / "docs" / "operations.md").read_text()
+SECTION = PAGE.split("## What happens when …")[1].split("\n## ")[0]
 TABLE = next(block for block in SECTION.split("\n\n") if block.startswith("|"))
 ROWS = [tuple(cell.strip().strip("`") for cell in line.strip("|").split("|")) for line in TABLE.splitlines()[2:]]
 ENTRY_POINTS = {"train.py": ("train", train), "eval.py": ("eval", evaluate), "predict.py": ("predict", predict)}

@@ -1,4 +1,4 @@
-"""README's commands, run as a user types them (in a subprocess, outputs under tmp_path)."""
+"""Commands of README and docs/, run as a user types them (in a subprocess, outputs under tmp_path)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from helpers import REPO_ROOT, TASKS
 
-README = (REPO_ROOT / "README.md").read_text()
 TRAIN = "python scripts/train.py"
 EVAL = "python scripts/eval.py task=flip_stream model=rnn ckpt_path="
 SHOW = "python scripts/show_data.py task=flip_stream split=train n=10"
@@ -40,9 +39,19 @@ CHAR_TASKS = [
 ]
 
 
-@pytest.mark.parametrize("command", [TRAIN, EVAL, SHOW, SWEEP, *CHAR_TASKS])
-def test_readme_shows_these_commands(command):
-    assert command in README
+# Where each command run below is shown to the user: the page must still show it as run here.
+SHOWN_ON = [
+    ("README.md", TRAIN),
+    ("docs/operations.md", EVAL),
+    ("docs/tasks.md", SHOW),
+    ("docs/configuration.md", SWEEP),
+    *[("docs/tasks.md", command) for command in CHAR_TASKS],
+]
+
+
+@pytest.mark.parametrize(("page", "command"), SHOWN_ON)
+def test_the_docs_show_these_commands(page, command):
+    assert command in (REPO_ROOT / page).read_text()
 
 
 @pytest.fixture(scope="module")
