@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Screenshots of TensorBoard's Scalars and HPARAMS tabs for a directory of runs (README, "Dashboards"):
+# Screenshots of TensorBoard's Scalars and HPARAMS tabs for a directory of runs (docs/dashboards.md):
 #   scripts/screenshot_tensorboard.sh <multirun dir> [output folder, default docs]
 # Needs tensorboard (in the venv) and a Chromium (Debian: apt-get install chromium). PORT overrides 6006.
 set -euo pipefail

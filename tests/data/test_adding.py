@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from rnnlab.data import ADDING_BASELINE_MSE, AddingDataModule
-from rnnlab.data.bits import SPLITS
+from rnnlab.data.splits import SPLITS
 from rnnlab.errors import ConfigError
 
 SIZES = {"train": 256, "val": 128, "test": 128}

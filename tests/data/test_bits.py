@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from rnnlab.data import BitsDataModule
-from rnnlab.data.bits import PAD, PROBLEMS, SPLITS, flip_if_same, flip_if_same_closed_form, generate_bits
+from rnnlab.data.bits import PAD, PROBLEMS, flip_if_same, flip_if_same_closed_form, generate_bits
+from rnnlab.data.splits import SPLITS
 
 SIZES = {"train": 4096, "val": 512, "test": 512}
 SIZES_50 = {"train": 1024, "val": 256, "test": 256}

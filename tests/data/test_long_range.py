@@ -7,8 +7,8 @@ import logging
 import pytest
 import torch
 
-from rnnlab.data.bits import SPLITS
 from rnnlab.data.long_range import LongRangeDataModule, chance_level, generate_tokens
+from rnnlab.data.splits import SPLITS
 from rnnlab.run.build import build_datamodule, build_module
 from rnnlab.run.config import validate
 from rnnlab.run.train import train

@@ -7,8 +7,8 @@ import lightning as L
 import pytest
 import torch
 
-from rnnlab.data.bits import SPLITS
 from rnnlab.data.long_range import LongRangeDataModule, chance_level, generate_tokens
+from rnnlab.data.splits import SPLITS
 from rnnlab.errors import ConfigError
 from rnnlab.run.build import build_datamodule, build_module
 

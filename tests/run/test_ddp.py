@@ -30,7 +30,7 @@ SMALL_RUN = [
     "~callbacks.early_stopping",
 ]
 # Those float-order differences grew to 1.2e-7 in the weights and 3e-8 in the losses over the 24 Adam steps
-# (README, "Scale-out"); one duplicated, dropped or unequally weighted sample changes them by about 1e-3.
+# (docs/scale-out.md); one duplicated, dropped or unequally weighted sample changes them by about 1e-3.
 TOLERANCE = 1e-5
 
 

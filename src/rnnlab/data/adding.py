@@ -26,8 +26,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from rnnlab.data.bits import SPLITS
 from rnnlab.data.in_memory import InMemoryDataModule
+from rnnlab.data.splits import SPLITS, split_generator
 from rnnlab.errors import ConfigError
 
 ADDING_BASELINE_MSE = 1 / 6  # the MSE of always predicting 1, the mean target
@@ -45,12 +45,6 @@ def generate_adding(generator: torch.Generator, count: int, seq_len: int) -> dic
     markers[rows, first] = 1.0
     markers[rows, second] = 1.0
     return {"input": torch.stack([values, markers], dim=-1), "target": values[rows, first] + values[rows, second]}
-
-
-def _generator(seed: int, split_id: int, epoch: int = 0) -> torch.Generator:
-    # As in long_range: offset from `seed` alone (the model's initial weights), and epoch e of the training split
-    # 3e streams past epoch 0's, never a held-out split's (torch keeps only a seed's low 32 bits).
-    return torch.Generator().manual_seed(seed * 1_000_003 + split_id + 1 + len(SPLITS) * epoch)
 
 
 class AddingDataModule(InMemoryDataModule):
@@ -83,5 +77,5 @@ class AddingDataModule(InMemoryDataModule):
         return self._examples("train", epoch)
 
     def _examples(self, name: str, epoch: int) -> dict[str, Tensor]:
-        generator = _generator(self.seed, SPLITS.index(name), epoch)
+        generator = split_generator(self.seed, SPLITS.index(name), epoch)
         return generate_adding(generator, self.sizes[name], self.seq_len)

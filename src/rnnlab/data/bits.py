@@ -24,12 +24,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from rnnlab.data.splits import ENUMERATE_LIMIT, SPLITS, seeded, split_of
 from rnnlab.errors import ConfigError
 
-SPLITS = ("train", "val", "test")
 PAD = -1  # problem 2's padding value, in the input and in the target
-ENUMERATE_LIMIT = 2**16
-_HASH_BUCKETS = 10_000
 
 
 def flip(x: Tensor) -> Tensor:
@@ -106,22 +104,6 @@ def _all_bit_strings(length: int) -> Tensor:
     return (codes >> torch.arange(length - 1, -1, -1)) & 1
 
 
-def _generator(seed: int, *salt: int) -> torch.Generator:
-    mixed = seed
-    for s in salt:
-        mixed = (mixed * 1_000_003 + s + 1) % 2**62
-    return torch.Generator().manual_seed(mixed)
-
-
-def split_of(bits: Tensor, seed: int, fractions: tuple[float, float, float]) -> Tensor:
-    """The split index (0 train, 1 val, 2 test) of each input row: a seeded hash of its content, so equal
-    inputs always land in the same split."""
-    weights = torch.randint(1, 2**31, (bits.size(1),), generator=_generator(seed, 7919))
-    bucket = ((bits + 1) * weights).sum(dim=1).remainder(_HASH_BUCKETS)  # + 1: PAD = −1 counts too
-    bounds = torch.tensor(fractions).cumsum(0) * _HASH_BUCKETS
-    return torch.bucketize(bucket, bounds[:-1].round().long(), right=True)
-
-
 def generate_bits(
     problem: BitProblem,
     split: str,
@@ -136,7 +118,7 @@ def generate_bits(
     smaller. A pure function of its arguments."""
     split_id = SPLITS.index(split)
     if not disjoint:
-        return problem.sample_inputs(_generator(seed, split_id), size, length)
+        return problem.sample_inputs(seeded(seed, split_id), size, length)
     if not fractions[split_id] > 0:
         raise ConfigError(f"the {split} split has share {fractions[split_id]} of the inputs; give it a positive share")
     if problem.input_space_size(length) <= ENUMERATE_LIMIT:
@@ -147,9 +129,9 @@ def generate_bits(
                 f"{problem.name}'s {len(space)} possible inputs are too few to split into disjoint train/val/test "
                 "sets; use a longer input or disjoint: false"
             )
-        order = torch.randperm(len(members), generator=_generator(seed, split_id))
+        order = torch.randperm(len(members), generator=seeded(seed, split_id))
         return members[order[:size]]
-    generator, found, count = _generator(seed, split_id), [], 0
+    generator, found, count = seeded(seed, split_id), [], 0
     while count < size:
         candidates = problem.sample_inputs(generator, 2 * size, length)
         keep = candidates[split_of(candidates, seed, fractions) == split_id]

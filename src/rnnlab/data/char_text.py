@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 
 from rnnlab.data.alphabet import Alphabet
 from rnnlab.data.batches import ResumableLoader, batch_sampler
-from rnnlab.data.bits import SPLITS
+from rnnlab.data.splits import SPLITS
 from rnnlab.data.text_files import read_text
 from rnnlab.errors import ConfigError, DataError
 

@@ -14,8 +14,8 @@ import torch
 from torch import Tensor
 
 from rnnlab.data.alphabet import Alphabet, Alphabets, pad_ids, teacher_forcing
-from rnnlab.data.bits import SPLITS
 from rnnlab.data.in_memory import InMemoryDataModule
+from rnnlab.data.splits import SPLITS
 from rnnlab.errors import ConfigError
 
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",

@@ -8,8 +8,8 @@ import torch
 from torch import Tensor
 
 from rnnlab.data.alphabet import Alphabet, Alphabets, teacher_forcing
-from rnnlab.data.bits import SPLITS
 from rnnlab.data.in_memory import InMemoryDataModule
+from rnnlab.data.splits import SPLITS
 from rnnlab.errors import ConfigError
 
 NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")

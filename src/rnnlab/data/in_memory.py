@@ -7,7 +7,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from rnnlab.data.batches import EpochTensorBatches, RaggedBatches, tensor_loader
-from rnnlab.data.bits import SPLITS
+from rnnlab.data.splits import SPLITS
 from rnnlab.errors import ConfigError
 
 

@@ -39,8 +39,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rnnlab.data.bits import ENUMERATE_LIMIT, SPLITS, split_of
 from rnnlab.data.in_memory import InMemoryDataModule
+from rnnlab.data.splits import ENUMERATE_LIMIT, SPLITS, split_generator, split_of
 from rnnlab.errors import ConfigError
 
 CUES = ("shared", "distinct")
@@ -125,13 +125,6 @@ def sample_sequences(
     return _with_query(torch.cat([cues, distractors], dim=1), num_symbols)
 
 
-def _generator(seed: int, split_id: int, epoch: int = 0) -> torch.Generator:
-    # Offset from `seed` alone, which seeds the model's initial weights: the streams stay unrelated. Epoch e of a
-    # resampled training split takes the stream 3e past epoch 0's: never a held-out split's, nor (for fewer than
-    # 333,334 epochs) another seed's. (torch keeps only a seed's low 32 bits: no room for a wide offset.)
-    return torch.Generator().manual_seed(seed * 1_000_003 + split_id + 1 + len(SPLITS) * epoch)
-
-
 def _check_splittable(space: Tensor, split_ids: Tensor, num_symbols: int, gap: int, num_cues: int) -> None:
     """Every split needs sequences, and training needs every cue: else held-out sequences ask for untrained
     answers."""
@@ -172,7 +165,7 @@ def generate_tokens(
             f"the {split} split has share {fractions[split_id]} of the sequences; give it a positive share"
         )
     symbols = alphabet(num_symbols, cue, num_cues)
-    generator = _generator(seed, split_id, epoch)
+    generator = split_generator(seed, split_id, epoch)
     if symbols.space_size(gap) <= ENUMERATE_LIMIT:
         space = all_sequences(num_symbols, gap, cue, num_cues)
         split_ids = split_of(space, seed, fractions)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from rnnlab.data.batches import RaggedBatches
-from rnnlab.data.bits import SPLITS
+from rnnlab.data.splits import SPLITS
 from rnnlab.data.text_files import read_text
 from rnnlab.data.word_data import WordDataModule
 from rnnlab.data.words import Vocabulary

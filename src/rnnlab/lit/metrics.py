@@ -20,8 +20,9 @@ from torchmetrics.classification import MulticlassConfusionMatrix, MulticlassF1S
 
 from rnnlab.data.alphabet import END_ID
 from rnnlab.data.batches import IGNORE
+from rnnlab.data.splits import SPLITS
 
-STAGES = ("train", "val", "test")
+STAGES = SPLITS  # Lightning's stages are the data's splits
 
 
 def ignore_padding(target: Tensor, mask: Tensor | None) -> Tensor:
