@@ -113,6 +113,16 @@ class RecurrentModule(L.LightningModule):
         raise ConfigError(f"task={config['task']['name']} has no predict; score it with scripts/eval.py")
 
     # --- the shared machinery ------------------------------------------------------------------------------------
+    def step(self, batch: dict[str, Tensor], stage: str) -> Tensor | None:
+        """One batch of ``stage``: the loss (for training), and the stage's metrics updated."""
+        raise NotImplementedError
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self.step(batch, "val")
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self.step(batch, "test")
+
     def epoch_values(self, stage: str) -> dict[str, Tensor]:
         """The stage's metrics over the epoch (``<stage>_metrics``), which then start again."""
         metrics = getattr(self, f"{stage}_metrics")

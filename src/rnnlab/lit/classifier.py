@@ -133,12 +133,6 @@ class SequenceClassifier(RecurrentModule):
         super().on_train_epoch_end()
         self.step_scheduler()  # where Lightning steps an epoch-interval scheduler in automatic mode
 
-    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self.step(batch, "val")
-
-    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self.step(batch, "test")
-
     def epoch_values(self, stage: str) -> dict[str, Tensor]:
         metrics = getattr(self, f"{stage}_metrics")
         if metrics.per_class:

@@ -90,12 +90,6 @@ class SequenceGenerator(RecurrentModule):
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         return self.step(batch, "train")
 
-    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self.step(batch, "val")
-
-    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self.step(batch, "test")
-
     @property
     def alphabets(self) -> Alphabets:
         return Alphabets.from_dict(self.hparams.vocab)

@@ -92,15 +92,10 @@ class LanguageModel(RecurrentModule):
             self.train_metrics.update(loss, logits, target)
         self.states["train"] = state
 
-    def _eval_step(self, batch: dict[str, Tensor], stage: str) -> None:
+    def step(self, batch: dict[str, Tensor], stage: str) -> None:
+        """One validation or test batch: the streams' state carries on from the previous batch."""
         loss, logits, self.states[stage] = self.chunk_loss(batch["input"], batch["target"], self.states.get(stage))
         getattr(self, f"{stage}_metrics").update(loss, logits, batch["target"])
-
-    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, "val")
-
-    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self._eval_step(batch, "test")
 
     def _start(self, stage: str) -> None:
         self.states[stage] = None  # each epoch reads its streams from the beginning

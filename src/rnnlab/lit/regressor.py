@@ -61,12 +61,6 @@ class SequenceRegressor(RecurrentModule):
         super().on_train_epoch_end()
         self.step_scheduler()
 
-    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self.step(batch, "val")
-
-    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self.step(batch, "test")
-
     def epoch_values(self, stage: str) -> dict[str, Tensor]:
         metric = getattr(self, f"{stage}_metrics")
         values = {"mse": metric.compute()}
