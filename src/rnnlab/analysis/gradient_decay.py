@@ -23,7 +23,7 @@ from rnnlab.models import RecurrentBackbone
 CASES: dict[str, dict[str, Any]] = {
     "rnn": {"cell": "rnn", "nonlinearity": "tanh"},
     "lstm": {"cell": "lstm"},
-    "lstm_forget_bias_1": {"cell": "lstm", "forget_bias": 1.0},
+    "lstm_forget1": {"cell": "lstm", "forget_bias": 1.0},
     "lstm_chrono": {"cell": "lstm", "gate_init": "chrono"},
     "gru": {"cell": "gru"},
     "gru_chrono": {"cell": "gru", "gate_init": "chrono"},
