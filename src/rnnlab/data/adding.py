@@ -63,11 +63,13 @@ class AddingDataModule(InMemoryDataModule):
     ) -> None:
         super().__init__(**loader)
         if not seq_len >= 2:
-            raise ConfigError(f"seq_len={seq_len} must be at least 2: one marker in each half of the sequence")
+            raise ConfigError(f"task.seq_len={seq_len} must be at least 2: one marker in each half of the sequence")
         for split in SPLITS:
             size = sizes.get(split)
             if not (isinstance(size, int) and size > 0):
-                raise ConfigError(f"sizes.{split}={size!r} must be a positive integer, e.g. sizes.{split}=1000")
+                raise ConfigError(
+                    f"task.data.sizes.{split}={size!r} must be a positive integer, e.g. task.data.sizes.{split}=1000"
+                )
         self.seq_len, self.sizes, self.resample_train = seq_len, dict(sizes), resample
 
     def generate(self, name: str) -> dict[str, Tensor]:
