@@ -75,6 +75,27 @@ def test_default_training_solves_problem_3_and_writes_its_outputs(default_run):
         assert line in output
 
 
+def test_the_default_run_prints_what_a_user_acts_on_and_its_log_keeps_it(default_run):
+    run_dir, result = default_run
+    output = result.stdout + result.stderr
+    # What each run starts with: the network and optimizer, and what the task's recipe set.
+    assert "Model: rnn (fused), 1 layer(s) × 32 hidden, unidirectional; optimizer Adam lr=0.01" in output
+    assert "Recipe conf/recipe/flip_stream.yaml set: trainer.min_epochs=3, trainer.max_epochs=60" in output
+    for noise in ("smaller than the logging interval", "min_epochs=3` or `min_steps", "Total FLOPs", "litmodels"):
+        assert noise not in output, noise
+    log = (run_dir / "train.log").read_text()
+    for line in (
+        "Model: rnn",
+        "Recipe conf/recipe/flip_stream.yaml",
+        "Seed set to 12345",
+        "Network: ",
+        "Epoch 0: ",
+        "Epoch 2: ",
+        "Test metrics:    test/acc=",
+    ):
+        assert line in log, line
+
+
 def test_eval_prints_the_training_test_metrics(default_run, tmp_path):
     run_dir, _ = default_run
     trained = json.loads((run_dir / "metrics.json").read_text())
