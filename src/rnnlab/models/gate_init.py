@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from rnnlab.errors import ConfigError
 
-if TYPE_CHECKING:
-    from rnnlab.models.backbone import RecurrentBackbone
-
+# The functions take a RecurrentBackbone (rnnlab.models.backbone), which calls init_gates_ as it is built; typed as
+# nn.Module so that this module does not import the backbone back.
 GATE_INITS = ("default", "chrono")
 GATED_CELLS = ("lstm", "gru")
 # Each gate's row block in torch's stacked weights and biases: index k covers rows k*H … (k+1)*H − 1.
@@ -80,7 +78,7 @@ def check_gate_init(cell: str, forget_bias: float | None, gate_init: str, chrono
             )
 
 
-def _bias_pairs(backbone: RecurrentBackbone) -> Iterator[tuple[str, Tensor, Tensor]]:
+def _bias_pairs(backbone: nn.Module) -> Iterator[tuple[str, Tensor, Tensor]]:
     """``(name, bias_ih, bias_hh)`` of every layer and direction, named ``l{layer}.{direction}``, in layer then
     direction order (the same for both implementations)."""
     for k in range(backbone.num_layers):
@@ -100,7 +98,7 @@ def _rows(cell: str, gate: str, hidden_size: int) -> slice:
 
 @torch.no_grad()
 def init_gates_(
-    backbone: RecurrentBackbone,
+    backbone: nn.Module,
     *,
     forget_bias: float | None = None,
     gate_init: str = "default",
@@ -139,7 +137,7 @@ def init_gates_(
             bias_hh[rows] = 0.0
 
 
-def effective_gate_biases(backbone: RecurrentBackbone) -> dict[str, Tensor]:
+def effective_gate_biases(backbone: nn.Module) -> dict[str, Tensor]:
     """The bias each gate's pre-activation adds (``bias_ih + bias_hh``), per layer, direction and gate:
     keys ``l{layer}.{forward|backward}.{gate}`` with gates input and forget (LSTM) or update (GRU), values (H,).
     Empty for the vanilla cell, which has no gates."""
@@ -153,7 +151,7 @@ def effective_gate_biases(backbone: RecurrentBackbone) -> dict[str, Tensor]:
     return biases
 
 
-def gate_bias_summary(backbone: RecurrentBackbone) -> dict[str, float]:
+def gate_bias_summary(backbone: nn.Module) -> dict[str, float]:
     """The mean effective bias of each gate over all units, layers and directions, keyed by gate (``forget``,
     ``input`` for the LSTM; ``update`` for the GRU; empty for the vanilla cell): one number per gate to log."""
     if backbone.cell not in GATED_CELLS:
