@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 
 from rnnlab.lit.nets import sequence_length
 from rnnlab.run.build import build_datamodule, build_module
-from rnnlab.run.config import CONFIG_DIR, ConfigError, validate
+from rnnlab.run.config import CONFIG_DIR, ConfigError, describe_run, validate
 
 
 def test_the_issue_lists_every_task_and_model():
@@ -144,3 +144,20 @@ def test_impl_auto_picks_the_faster_implementation_for_the_device(make_cfg, mode
     module = build_module(cfg)
     assert module.net.backbone.impl == impl
     assert module.hparams.config["model"]["impl"] == "auto"  # resolved again wherever the checkpoint is loaded
+
+
+@pytest.mark.parametrize(
+    ("overrides", "sizes", "recipe_line"),
+    [
+        (["task=pos", "model=lstm"], (200, 2), "model.hidden_size=200, model.num_layers=2"),
+        (["task=pos", "model=lstm", "model.hidden_size=64"], (64, 2), "model.hidden_size=64 (recipe: 200)"),
+        (["task=pos", "model=lstm", "recipe=none"], (32, 1), None),
+    ],
+)
+def test_a_task_recipe_wins_over_the_model_file_and_says_so(overrides, sizes, recipe_line):
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("train", overrides, return_hydra_config=True)
+    assert (cfg.model.hidden_size, cfg.model.num_layers) == sizes
+    lines = describe_run(cfg, cfg.hydra.runtime.choices.recipe)
+    assert lines[0].startswith(f"Model: lstm (fused), {sizes[1]} layer(s) × {sizes[0]} hidden")
+    assert (recipe_line is None and len(lines) == 1) or recipe_line in lines[1]

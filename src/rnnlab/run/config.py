@@ -202,20 +202,20 @@ def check_optimized_metric(cfg: DictConfig) -> None:
 
 
 def recipe_settings(name: str) -> dict[str, Any]:
-    """The settings ``conf/recipe/<name>.yaml`` makes, its own defaults first, as dotted keys: ``model.hidden_size``."""
-    recipe = OmegaConf.load(CONFIG_DIR / "recipe" / f"{name}.yaml")
+    """The settings ``conf/recipe/<name>.yaml`` makes, its own defaults first, as dotted keys: ``model.hidden_size``.
+    A node with a ``_target_`` (a callback or scheduler the recipe adds whole) is one setting."""
+    recipe = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "recipe" / f"{name}.yaml"), resolve=False)
     settings: dict[str, Any] = {}
     for entry in recipe.pop("defaults", []):
         if entry != "_self_":
             settings |= recipe_settings(entry)
 
     def flatten(node: Any, prefix: str) -> None:
-        # A node with a _target_ is one setting (a callback or scheduler added whole).
-        if isinstance(node, DictConfig) and "_target_" not in node:
-            for key in node:
-                flatten(node._get_node(key), f"{prefix}{key}.")
+        if isinstance(node, dict) and "_target_" not in node:
+            for key, value in node.items():
+                flatten(value, f"{prefix}{key}.")
         else:
-            settings[prefix.rstrip(".")] = node._value() if hasattr(node, "_value") else node
+            settings[prefix.removesuffix(".")] = node
 
     flatten(recipe, "")
     return settings
@@ -234,14 +234,14 @@ def describe_run(cfg: DictConfig, recipe: str | None) -> list[str]:
         + (f", scheduler {scheduler._target_.rsplit('.', 1)[-1]}" if scheduler else "")
     ]
     if recipe and recipe != "none":
-        changed = []
+        settings = []
         for key, value in recipe_settings(recipe).items():
             final = OmegaConf.select(cfg, key)
-            if isinstance(value, DictConfig | dict):
-                changed.append(key)
+            if isinstance(value, dict):
+                settings.append(key)
             elif final == value or (isinstance(value, str) and "${" in value):
-                changed.append(f"{key}={final}")
+                settings.append(f"{key}={final}")
             else:
-                changed.append(f"{key}={final} (recipe: {value})")
-        lines.append(f"Recipe conf/recipe/{recipe}.yaml set: {', '.join(changed)}; recipe=none keeps the groups' own")
+                settings.append(f"{key}={final} (recipe: {value})")
+        lines.append(f"Recipe conf/recipe/{recipe}.yaml set: {', '.join(settings)}; recipe=none keeps the groups' own")
     return lines
