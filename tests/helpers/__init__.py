@@ -10,6 +10,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
+from rnnlab.lit.nets import sequence_length
 from rnnlab.run.config import CONFIG_DIR
 
 REPO_ROOT = CONFIG_DIR.parent
@@ -24,6 +25,7 @@ WORD_TASKS = ["pos", "sentiment"]
 REGRESSION_TASKS = ["adding"]  # tests/run/test_adding_task.py
 GENERATED_TASKS = [task for task in TASKS if task not in (*CHAR_TASKS, *WORD_TASKS, *REGRESSION_TASKS)]
 MODELS = sorted(p.stem for p in (CONFIG_DIR / "model").glob("*.yaml"))
+
 
 # In-process runs: CPU, no progress bars, summaries or loggers (the CLI tests cover those).
 QUIET = [
@@ -44,3 +46,12 @@ def compose_config(config_name: str = "train", overrides: Sequence[str] = (), ou
         with open_dict(cfg):
             cfg.paths.output_dir = str(output_dir)
     return cfg
+
+
+def model_overrides(model: str, task: str) -> list[str]:
+    """What a model needs on ``task``: chrono spans the task's sequence length, which one-step bit tasks and the
+    word tasks lack; there the chrono presets get an explicit span."""
+    if not model.endswith("_chrono"):
+        return []
+    length = sequence_length(compose_config("train", [f"task={task}"]).task)
+    return [] if length is not None and length > 2 else ["model.chrono_tmax=20"]

@@ -224,7 +224,7 @@ def test_two_runs_with_the_same_seed_give_identical_metrics(make_cfg, task):
     overrides = [*SMALL, *PER_TASK.get(task, ["task.data.sizes.train=256"]), f"paths.data_dir={DATA_DIR}"]
     first, _ = train(make_cfg(task, "gru", *overrides))
     second, _ = train(make_cfg(task, "gru", *overrides))
-    assert "val/loss" in first
+    assert any(key.startswith("val/") for key in first)  # it validated
     assert first == second
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import MODELS, TASKS
+from helpers import MODELS, TASKS, model_overrides
 
 from rnnlab.run.config import ConfigError
 from rnnlab.run.evaluate import evaluate
@@ -21,7 +21,7 @@ BIT_TASKS = [task for task in TASKS if task.startswith("flip_")]  # long_range: 
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("task", BIT_TASKS)
 def test_every_bit_task_is_solved_by_every_model(make_cfg, task, model):
-    metrics, objects = train(make_cfg(task, model))
+    metrics, objects = train(make_cfg(task, model, *model_overrides(model, task)))
     assert metrics["test/seq_acc"] >= 0.99
     assert metrics["val/seq_acc_best"] >= 0.99
     assert objects["trainer"].current_epoch < objects["cfg"].trainer.max_epochs  # stopped early: solved

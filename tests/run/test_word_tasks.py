@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import DATA_DIR, MODELS, REPO_ROOT, compose_config
+from helpers import DATA_DIR, MODELS, REPO_ROOT, compose_config, model_overrides
 from helpers.corpora import LEXICON, pos_overrides, sentiment_overrides, word_cfg, write_conllu
 
 from rnnlab.errors import ConfigError, DataError
@@ -24,7 +24,7 @@ from rnnlab.run.train import train
 @pytest.mark.parametrize("task", ["pos", "sentiment"])
 def test_word_tasks_build_with_every_model(treebank, polarity, tmp_path, task, model):
     overrides = pos_overrides(treebank) if task == "pos" else sentiment_overrides(polarity)
-    cfg = word_cfg(task, model, overrides, tmp_path)
+    cfg = word_cfg(task, model, [*overrides, *model_overrides(model, task)], tmp_path)
     datamodule = build_datamodule(cfg)
     module = build_module(cfg, datamodule.vocab)
     batch = next(iter(datamodule.train_dataloader()))
