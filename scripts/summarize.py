@@ -24,6 +24,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threshold", type=float, default=0.95, help="a seed solves if metric ≥ this (0.95)")
     parser.add_argument("--below", action="store_true", help="a seed solves if metric < threshold (errors: test/mse)")
     parser.add_argument("--chance", type=float, help="draw the chance level, e.g. 0.125 for 8 symbols")
+    parser.add_argument("--chance-label", default="chance", help='its legend, e.g. "predict the mean"')
     parser.add_argument("--out", type=Path, help="where to write the summary (default: the sweep directory)")
     return parser.parse_args()
 
@@ -44,7 +45,7 @@ def main() -> None:
     (out / "summary.md").write_text(f"# {args.metric} over seeds: {args.sweep_dir}\n\n{table}")
     sweep.write_csv(jobs, out / "summary.csv")
     sweep.write_groups_csv(groups, out / "summary_groups.csv")
-    sweep.plot(groups, args.x, args.metric, args.chance).savefig(out / "summary.png", dpi=150)
+    sweep.plot(groups, args.x, args.metric, args.chance, args.chance_label).savefig(out / "summary.png", dpi=150)
 
     print(short)
     if sweep.plot_axis(groups, args.x) != args.x:

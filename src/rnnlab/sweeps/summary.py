@@ -256,7 +256,7 @@ def write_groups_csv(groups: list[Group], path: Path) -> None:
             writer.writerow(row)
 
 
-def plot(groups: list[Group], x: str, metric: str, chance: float | None = None) -> Figure:
+def plot(groups: list[Group], x: str, metric: str, chance: float | None = None, chance_label: str = "chance") -> Figure:
     """``metric`` against ``x`` with std error bars, a line per combination of the other varying settings (per
     model, usually); a numeric ``x`` spanning 10× or more gets a log scale, any other is categorical."""
     x = plot_axis(groups, x)
@@ -281,7 +281,7 @@ def plot(groups: list[Group], x: str, metric: str, chance: float | None = None) 
             [position(g) for g in members], [g.mean for g in members], yerr=stds, label=label, marker="o", capsize=3
         )
     if chance is not None:
-        ax.axhline(chance, linestyle="--", color="grey", label="chance")
+        ax.axhline(chance, linestyle="--", color="grey", label=chance_label)
     values = sorted({position(group) for group in plotted}) if numeric else []
     if values and values[0] > 0 and values[-1] / values[0] >= 10:
         ax.set_xscale("log")
