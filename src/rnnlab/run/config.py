@@ -233,7 +233,8 @@ def describe_run(cfg: DictConfig, recipe: str | None) -> list[str]:
         f"{dropout}; optimizer {optimizer._target_.rsplit('.', 1)[-1]} lr={optimizer.lr}"
         + (f", scheduler {scheduler._target_.rsplit('.', 1)[-1]}" if scheduler else "")
     ]
-    if recipe and recipe != "none":
+    # An optional recipe: a task may have none (a choice with no file), and recipe=none turns it off.
+    if recipe and recipe != "none" and (CONFIG_DIR / "recipe" / f"{recipe}.yaml").is_file():
         settings = []
         for key, value in recipe_settings(recipe).items():
             final = OmegaConf.select(cfg, key)
