@@ -10,9 +10,7 @@ from torch.utils.tensorboard.summary import hparams
 
 from rnnlab.callbacks.writers import tensorboard_writers
 from rnnlab.models import RecurrentBackbone
-from rnnlab.models.gate_init import gate_bias_summary
-
-KEEP = ("forget", "update")  # the gates that keep memory: the LSTM's forget gate, the GRU's update gate
+from rnnlab.models.gate_init import KEEP_GATE, gate_bias_summary
 
 VAL_BEST, TEST = "hp/val_best", "hp/test"
 MISSING = "none"  # TensorBoard's hparams hold numbers, strings and booleans only: no None, and NaN breaks the plots
@@ -77,7 +75,8 @@ class HParamsSession(L.Callback):
             return
         schedulers = trainer.lr_scheduler_configs
         scheduler = type(schedulers[0].scheduler).__name__ if schedulers else MISSING
-        keep_gate_bias = next((v for k, v in gate_bias_summary(_backbone(pl_module)).items() if k in KEEP), None)
+        backbone = _backbone(pl_module)
+        keep_gate_bias = gate_bias_summary(backbone).get(KEEP_GATE.get(backbone.cell))
         summaries = hparams(flat_hparams(config, self.monitor, scheduler, keep_gate_bias), {VAL_BEST: 0.0, TEST: 0.0})
         for writer in writers:
             # Into the run's own event file; SummaryWriter.add_hparams would open a sub-run per call.
