@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import DATA_DIR, REPO_ROOT, TASKS, compose_config
+from omegaconf import OmegaConf
 
 from rnnlab.errors import ConfigError
 from rnnlab.run.evaluate import evaluate, load_checkpoint
-from rnnlab.run.train import train
+from rnnlab.run.train import find_last_checkpoint, train
 
 QUIET_RUN = ["~callbacks.early_stopping", "~callbacks.rich_progress_bar", "~logger", "~callbacks.lr_monitor"]
 # 512 training sequences in batches of 32: 16 optimizer steps per epoch; dropout makes the run depend on the RNG.
@@ -175,6 +176,39 @@ def test_sigterm_saves_a_checkpoint_that_resumes_bit_identical(uninterrupted, tm
 def test_resume_last_without_an_earlier_run_says_so(make_cfg):
     with pytest.raises(ConfigError, match="ckpt_path=last: no earlier run of this configuration"):
         train(make_cfg("flip_stream", "rnn", "ckpt_path=last"))
+
+
+def test_resume_last_skips_a_truncated_or_foreign_checkpoint_and_says_so(tmp_path, caplog):
+    runs = tmp_path / "log" / "flip_stream" / "train"
+    overrides = ["task=flip_stream", "trainer.max_epochs=1", "trainer.min_epochs=1", "test=false", *QUIET_RUN]
+    overrides += ["trainer.accelerator=cpu", f"paths.log_dir={tmp_path / 'log'}"]
+    good = runs / "1_good"
+    train(compose_config("train", overrides, good))
+    last = good / "checkpoints" / "last.ckpt"
+    foreign = load_checkpoint(last)
+    foreign["hyper_parameters"]["config"]["task"]["name"] = "flip_if_same"
+    for run, write in (
+        ("2_foreign", lambda path: torch.save(foreign, path)),
+        ("3_cut_short", lambda path: path.write_bytes(last.read_bytes()[:2000])),
+    ):
+        (runs / run / "checkpoints").mkdir(parents=True)
+        write(runs / run / "checkpoints" / "last.ckpt")
+    for run in ("1_good", "2_foreign", "3_cut_short"):  # the same configuration, the newest last
+        (runs / run / ".hydra").mkdir(exist_ok=True)
+        OmegaConf.save(compose_config("train", overrides, good), runs / run / ".hydra" / "config.yaml")
+        os.utime(runs / run / "checkpoints" / "last.ckpt", (int(run[0]) * 1e9,) * 2)
+
+    resume = compose_config("train", [*overrides, "ckpt_path=last"], tmp_path / "resumed")
+    assert find_last_checkpoint(resume) == last
+    skipped = [r.getMessage() for r in caplog.records if r.getMessage().startswith("ckpt_path=last: skipping")]
+    assert [line.split(": ")[2] for line in skipped] == [
+        f"ckpt_path={runs / '3_cut_short' / 'checkpoints' / 'last.ckpt'} is not a readable rnnlab checkpoint "
+        "(RuntimeError)",
+        f"{runs / '2_foreign' / 'checkpoints' / 'last.ckpt'} was trained on task=flip_if_same, not task=flip_stream",
+    ]
+    last.unlink()
+    with pytest.raises(ConfigError, match=r"no earlier run of this configuration .* has a usable checkpoints/last"):
+        find_last_checkpoint(resume)
 
 
 class RunsCode:

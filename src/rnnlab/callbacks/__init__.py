@@ -2,6 +2,7 @@
 reports, generated samples, and TensorBoard's dashboards (HPARAMS, throughput, hidden states, bit samples, graph)."""
 
 from rnnlab.callbacks.bit_samples import BitSamples
+from rnnlab.callbacks.checkpoint import AtomicCheckpointIO, ResumableCheckpoint
 from rnnlab.callbacks.class_report import ClassReport
 from rnnlab.callbacks.gradient_flow import GradientFlowMonitor
 from rnnlab.callbacks.graph_input import GraphInput
@@ -16,6 +17,7 @@ from rnnlab.callbacks.throughput import Throughput
 from rnnlab.errors import TrainingDiverged
 
 __all__ = [
+    "AtomicCheckpointIO",
     "BitSamples",
     "ClassReport",
     "GeneratedSamples",
@@ -26,6 +28,7 @@ __all__ = [
     "InterruptHandler",
     "NonFiniteGuard",
     "ParameterSummary",
+    "ResumableCheckpoint",
     "RngState",
     "SolveTracker",
     "Throughput",

@@ -29,6 +29,7 @@ import torch
 from omegaconf import DictConfig
 from torch import Tensor, nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
+from torchmetrics import Metric
 
 from rnnlab.errors import ConfigError
 
@@ -82,6 +83,8 @@ class RecurrentModule(L.LightningModule):
         self.best = nn.ModuleDict()
         # The latest epoch values of every stage, by logged name (for the epoch's log line).
         self.latest: dict[str, Tensor] = {}
+        # What a checkpoint being resumed held (on_load_checkpoint), until training goes on.
+        self._resumed: dict[str, Any] | None = None
 
     # --- what the family declares ------------------------------------------------------------------------------
     @classmethod
@@ -143,8 +146,17 @@ class RecurrentModule(L.LightningModule):
         return self.trainer.state.fn == "fit" and not self.trainer.sanity_checking
 
     def on_train_start(self) -> None:
-        for best in self.best.values():
-            best.reset()
+        # A module may be fitted more than once; a resumed fit keeps the best-so-far values its checkpoint held.
+        if self._resumed is None:
+            for best in self.best.values():
+                best.reset()
+
+    def on_train_epoch_start(self) -> None:
+        # Resumed from the validation that ended an epoch, Lightning goes on with the next epoch without that
+        # epoch's end hooks: the training metrics restored from the checkpoint belong to the finished epoch.
+        if self._resumed is not None and self._resumed["epoch"] != self.current_epoch:
+            self.train_metrics.reset()
+        self._resumed = None
 
     def on_train_epoch_end(self) -> None:
         self._log_epoch("train")
@@ -159,6 +171,7 @@ class RecurrentModule(L.LightningModule):
             for name, best in self.best.items():
                 best.update(values[name])
                 self.log(f"val/{name}_best", best.compute())
+            self.step_scheduler(validated=True)
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
@@ -183,27 +196,79 @@ class RecurrentModule(L.LightningModule):
         if setup.gradient_clip_val:
             self.clip_gradients(optimizer, setup.gradient_clip_val, setup.gradient_clip_algorithm)
 
-    def step_scheduler(self) -> None:
-        """Manual optimization leaves the scheduler to the module: a plateau scheduler reads ``monitor``."""
-        if (scheduler := self.lr_schedulers()) is None:
+    # --- schedulers and checkpoints: everything settled before a validation's checkpoint is written -------------
+    def step_scheduler(self, validated: bool) -> None:
+        """Step the scheduler where a checkpoint will capture it: a plateau scheduler after each validation, on
+        ``monitor`` (``validated``); any other after an epoch's last training batch, before the epoch's validation.
+        For training both are where Lightning steps an epoch-interval scheduler (no optimizer step lies between),
+        but a checkpoint written at the validation now holds the stepped scheduler (see
+        :mod:`rnnlab.callbacks.checkpoint`)."""
+        if (scheduler := self.lr_schedulers()) is None or validated != isinstance(scheduler, ReduceLROnPlateau):
             return
-        if isinstance(scheduler, ReduceLROnPlateau):
-            if (metric := self.trainer.callback_metrics.get(self.hparams.monitor)) is not None:
-                scheduler.step(metric)
-        else:
+        if not validated:
             scheduler.step()
+        elif (metric := self.trainer.callback_metrics.get(self.hparams.monitor)) is not None:
+            scheduler.step(metric)
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            self.step_scheduler(validated=False)
+
+    def lr_scheduler_step(self, scheduler: Any, metric: Any) -> None:
+        """Lightning's own stepping (automatic optimization, at a train epoch's end) is off: :meth:`step_scheduler`
+        steps instead."""
 
     def configure_optimizers(self) -> Any:
         optimizer = self.training_setup.optimizer(params=self.parameters())
         if self.training_setup.scheduler is None:
             return optimizer
         scheduler = self.training_setup.scheduler(optimizer=optimizer)
-        if not self.automatic_optimization:  # stepped by the module itself (step_scheduler)
+        # Handed to Lightning so that checkpoints save it and the LR monitor sees it; stepped by step_scheduler.
+        if not self.automatic_optimization:
             return {"optimizer": optimizer, "lr_scheduler": scheduler}
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "monitor": self.hparams.monitor, "interval": "epoch"},
+        config = {"scheduler": scheduler, "interval": "epoch", "monitor": self.hparams.monitor, "strict": False}
+        return {"optimizer": optimizer, "lr_scheduler": config}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Keep the running training metrics and best-so-far values (torchmetrics do not save them), and the
+        metrics logged so far, so that a resumed run reports what the uninterrupted one does."""
+        if hasattr(self.train_metrics, "flush"):
+            self.train_metrics.flush()
+        checkpoint["rnnlab_metric_states"] = {
+            name: {**metric.metric_state, "_update_count": metric._update_count}
+            for name, metric in self.named_modules()
+            if isinstance(metric, Metric) and name.startswith(("train_metrics", "best"))
         }
+        checkpoint["rnnlab_metric_epoch"] = self.current_epoch
+        checkpoint["rnnlab_logged"] = {k: float(v) for k, v in self.trainer.callback_metrics.items()}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        states = checkpoint.get("rnnlab_metric_states")
+        if states is None:  # written before rnnlab saved them: the resumed run's metrics start afresh
+            return
+        metrics = dict(self.named_modules())
+        for name, state in states.items():
+            state = dict(state)
+            metric, count = metrics[name], state.pop("_update_count")
+            for key, value in state.items():  # a tensor, or a list of them (concatenating metrics)
+                setattr(
+                    metric,
+                    key,
+                    [v.to(self.device) for v in value] if isinstance(value, list) else value.to(self.device),
+                )
+            metric._update_count, metric._computed = count, None
+        self._resumed = {"epoch": checkpoint["rnnlab_metric_epoch"], "logged": checkpoint["rnnlab_logged"]}
+
+    def on_fit_end(self) -> None:
+        """A resumed run with nothing left to train logged nothing: report what its checkpoint held, and the
+        training metrics of the epoch it ended in (restored, complete)."""
+        if self._resumed is None:
+            return
+        logged = self.trainer.callback_metrics
+        for name, value in self._resumed["logged"].items():
+            logged.setdefault(name, torch.tensor(value))
+        if self._resumed["epoch"] == self.current_epoch:
+            logged.update({f"train/{name}": value for name, value in self.epoch_values("train").items()})
 
 
 def request_setting(request: DictConfig, config: dict, key: str) -> Any:

@@ -129,10 +129,6 @@ class SequenceClassifier(RecurrentModule):
             target = ignore_padding(batch["target"], batch.get("mask"))
             self.train_metrics.update(loss, self(batch["input"]).argmax(-1), target)
 
-    def on_train_epoch_end(self) -> None:
-        super().on_train_epoch_end()
-        self.step_scheduler()  # where Lightning steps an epoch-interval scheduler in automatic mode
-
     def epoch_values(self, stage: str) -> dict[str, Tensor]:
         metrics = getattr(self, f"{stage}_metrics")
         if metrics.per_class:

@@ -101,6 +101,7 @@ class LanguageModel(RecurrentModule):
         self.states[stage] = None  # each epoch reads its streams from the beginning
 
     def on_train_epoch_start(self) -> None:
+        super().on_train_epoch_start()
         self._start("train")
 
     def on_validation_epoch_start(self) -> None:
@@ -110,18 +111,15 @@ class LanguageModel(RecurrentModule):
         self._start("test")
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_save_checkpoint(checkpoint)
         # A checkpoint written inside an epoch resumes there, so it keeps where the training streams stand.
         if (state := self.states.get("train")) is not None:
             checkpoint["train_stream_state"] = state
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_load_checkpoint(checkpoint)
         if (state := checkpoint.get("train_stream_state")) is not None:
             self.states["train"] = move_state(state, self.device)
-
-    def on_validation_epoch_end(self) -> None:
-        super().on_validation_epoch_end()
-        if self.fitting():
-            self.step_scheduler()  # at every validation: several per epoch on a long text
 
     @property
     def alphabet(self) -> Alphabet:

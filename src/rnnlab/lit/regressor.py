@@ -57,10 +57,6 @@ class SequenceRegressor(RecurrentModule):
         for one in batch if isinstance(batch, list) else [batch]:
             self.optimize(self.step(one, "train"))
 
-    def on_train_epoch_end(self) -> None:
-        super().on_train_epoch_end()
-        self.step_scheduler()
-
     def epoch_values(self, stage: str) -> dict[str, Tensor]:
         metric = getattr(self, f"{stage}_metrics")
         values = {"mse": metric.compute()}

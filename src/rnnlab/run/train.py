@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from rnnlab.errors import ConfigError
 from rnnlab.run.build import build_datamodule, build_module
 from rnnlab.run.config import describe_run, validate
-from rnnlab.run.evaluate import load_checkpoint
+from rnnlab.run.evaluate import check_compatible, load_checkpoint
 from rnnlab.run.trainer import format_metrics, log, make_trainer, quiet_library_output, scalar_metrics, write_metrics
 
 # What makes two runs "the same configuration" for ckpt_path=last (paths and the resume setting aside).
@@ -42,12 +42,16 @@ def find_last_checkpoint(cfg: DictConfig) -> Path:
             for name in RESUMABLE:
                 if (checkpoint := run_dir / "checkpoints" / name).exists():
                     candidates.append((checkpoint.stat().st_mtime, checkpoint))
-    if not candidates:
-        raise ConfigError(
-            f"ckpt_path=last: no earlier run of this configuration under {runs} has checkpoints/last.ckpt; "
-            "run without ckpt_path, or pass a checkpoint file"
-        )
-    return max(candidates)[1]
+    for _, checkpoint in sorted(candidates, reverse=True):
+        try:  # a file cut short (not by rnnlab: it writes atomically) or put there from another run
+            check_compatible(load_checkpoint(checkpoint, cfg.get("trust_checkpoint", False)), cfg, checkpoint)
+            return checkpoint
+        except ConfigError as error:
+            log.warning("ckpt_path=last: skipping %s: %s", checkpoint, error)
+    raise ConfigError(
+        f"ckpt_path=last: no earlier run of this configuration under {runs} has a usable checkpoints/last.ckpt; "
+        "run without ckpt_path, or pass a checkpoint file"
+    )
 
 
 def _recipe_choice(cfg: DictConfig) -> str | None:
@@ -77,11 +81,20 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
             resume = find_last_checkpoint(cfg)
             log.info("Resuming from %s", resume)
         if resume:
-            load_checkpoint(resume, trust)  # a missing, unreadable or untrusted file: one line, before fitting
+            # A missing, unreadable, untrusted or foreign file: one line, before fitting.
+            check_compatible(resumed := load_checkpoint(resume, trust), cfg, resume)
         try:
             trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=not trust)
         except SIGTERMException:  # InterruptHandler has saved and said how to resume; exit as killed by SIGTERM
             raise SystemExit(128 + signal.SIGTERM) from None
+        if resume and trainer.global_step == resumed["global_step"]:
+            log.info(
+                "Nothing left to train: %s ended its run at epoch %d, step %d%s",
+                resume,
+                resumed["epoch"],
+                resumed["global_step"],
+                "; testing its best checkpoint" if cfg.test and datamodule.has_split("test") else "",
+            )
     metrics = scalar_metrics(trainer.callback_metrics)
 
     checkpoint = trainer.checkpoint_callback

@@ -14,6 +14,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
+from rnnlab.callbacks.checkpoint import AtomicCheckpointIO
 from rnnlab.lit import family_of
 from rnnlab.models.backbone import resolve_impl
 
@@ -93,7 +94,12 @@ def make_trainer(cfg: DictConfig, with_callbacks: bool = True) -> L.Trainer:
     # Families that optimize manually (several steps per Lightning step, truncated BPTT) clip with this same setting
     # themselves (RecurrentModule.optimize); Lightning refuses it in manual optimization.
     own_clipping = {"gradient_clip_val": None} if family.clips_itself else {}
-    trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **own_clipping)
+    # Checkpoints are written atomically (a kill mid-write leaves the previous file whole), unless the config
+    # brings its own plugins.
+    plugins = {} if cfg.trainer.get("plugins") else {"plugins": [AtomicCheckpointIO()]}
+    trainer = hydra.utils.instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, **own_clipping, **plugins
+    )
     if trainer.global_rank > 0:  # under DDP rank 0 reports; the others' lines would only repeat it
         log.setLevel(logging.WARNING)
     if trainer.world_size > 1 and trainer.global_rank == 0 and not family.shards_batches:
@@ -115,6 +121,7 @@ def write_metrics(output_dir: str | Path, metrics: dict) -> Path:
     only rank 0 writes: the metrics are synchronised, and every rank shares the run directory."""
     path = Path(output_dir) / "metrics.json"
     if rank_zero_only.rank == 0:
+        path.parent.mkdir(parents=True, exist_ok=True)  # a resumed run that had finished wrote nothing else
         path.write_text(json.dumps(metrics, indent=2) + "\n")
     return path
 
