@@ -76,6 +76,8 @@ BAD_FILES = {
     "non-integer id": (GOOD + "\n" + token("x", "bad") + "\n", 3, "ID 'x' is not a word index"),
     "zero id": (token(0, "bad") + "\n", 1, "ID '0' is not a word index"),
     "missing upos": (GOOD + token(2, "bad", upos="_") + "\n", 2, "word 'bad' has no UPOS tag"),
+    # UPOS is the UD specification's 17 tags; a treebank's own tags belong in XPOS.
+    "not a universal tag": (GOOD + token(2, "bad", upos="NN") + "\n", 2, "has UPOS 'NN', which is not one of the 17"),
     "unparsable head": (GOOD + "\n" + token(1, "bad", head="x") + "\n", 3, "sentence is not valid CoNLL-U"),
     "empty file": ("", None, "is empty"),
     "blank lines only": ("\n  \n\t\n", None, "is empty"),

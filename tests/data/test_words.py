@@ -3,6 +3,7 @@ inside weights-only checkpoints."""
 
 from __future__ import annotations
 
+import logging
 import re
 
 import pytest
@@ -10,6 +11,7 @@ import torch
 
 from rnnlab.data import TaggingDataModule
 from rnnlab.data.batches import IGNORE
+from rnnlab.data.conllu_reader import UPOS_TAGS
 from rnnlab.data.words import NUM_SHAPES, PAD, UNK, Vocabulary, shape_id
 from rnnlab.errors import DataError
 
@@ -89,6 +91,12 @@ def test_long_words_keep_their_first_and_last_halves(word, max_chars, kept):
         (":)", 5),
         ("iPhone", 6),
         ("McDonald", 6),
+        # Scripts without case have no capitals to show: "not capitalised", not "other".
+        ("नमस्ते", 1),
+        ("كتاب", 1),
+        ("日本語", 1),
+        ("東京Tower", 6),
+        ("Ελλάδα", 2),
     ],
 )
 def test_shape_id_classes(word, shape):
@@ -104,6 +112,14 @@ def test_encode_labels(vocab):
     message = str(error.value)
     assert message.startswith("dev.conllu:9: label 'INTJ' is not in the training label set")
     assert "DET, NOUN, PUNCT, VERB" in message
+
+
+def test_labels_unseen_in_training_are_numbered_after_the_label_set(vocab):
+    ids, unseen = vocab.encode_labels_with_unseen(["VERB", "SYM", "DET", "INTJ", "SYM"])
+    assert unseen == ["INTJ", "SYM"]
+    assert ids.tolist() == [3, 5, 0, 4, 5]  # 4 labels: INTJ is 4 + 0, SYM 4 + 1
+    known, none = vocab.encode_labels_with_unseen(TAGS)
+    assert none == [] and torch.equal(known, vocab.encode_labels(TAGS, str))
 
 
 def test_dict_round_trip_survives_a_weights_only_checkpoint(vocab, tmp_path):
@@ -122,7 +138,8 @@ def test_dict_round_trip_survives_a_weights_only_checkpoint(vocab, tmp_path):
 
 def conllu(sentences: list[list[tuple[str, str]]]) -> str:
     blocks = [
-        "\n".join(f"{i}\t{w}\t_\t{t}\t_\t_\t{0 if i == 1 else 1}\tdep\t_\t_" for i, (w, t) in enumerate(s, start=1))
+        # The tag as UPOS and XPOS: read with either tag_set.
+        "\n".join(f"{i}\t{w}\t_\t{t}\t{t}\t_\t{0 if i == 1 else 1}\tdep\t_\t_" for i, (w, t) in enumerate(s, start=1))
         for s in sentences
     ]
     return "\n\n".join(blocks) + "\n"
@@ -141,11 +158,37 @@ def test_tagging_data_takes_its_vocabulary_from_the_training_file_only(tmp_path)
     assert IGNORE not in batch["target"].tolist()
 
 
-def test_a_dev_tag_unseen_in_training_names_its_file_and_line(tmp_path):
+def test_the_upos_label_set_is_the_17_universal_tags_whatever_the_training_file_holds(tmp_path):
     train, dev = tmp_path / "train.conllu", tmp_path / "dev.conllu"
     train.write_text(conllu([[("The", "DET"), ("cat", "NOUN")]]))
     dev.write_text(conllu([[("The", "DET"), ("cat", "NOUN")], [("Wow", "INTJ")]]))
     dm = TaggingDataModule(train_file=str(train), dev_file=str(dev))
-    dm.split("train")
-    with pytest.raises(DataError, match=re.escape(f"{dev}:4: label 'INTJ' is not in the training label set")):
+    assert dm.vocab.labels == list(UPOS_TAGS) and len(UPOS_TAGS) == 17
+    assert dm.split("val")[torch.tensor([1])]["target"][0].tolist() == [UPOS_TAGS.index("INTJ")]
+    assert dm.split_labels("val") == list(UPOS_TAGS)  # nothing beyond the outputs
+
+
+def test_an_xpos_tag_unseen_in_training_is_numbered_after_the_label_set_and_reported_once(tmp_path, caplog):
+    train, dev = tmp_path / "train.conllu", tmp_path / "dev.conllu"
+    train.write_text(conllu([[("The", "DT"), ("cat", "NN")]]))
+    # Line 1: The, 2: cat, 3: blank, 4: Wow (UH), 5: blank, 6: :) (NFP), 7: ok (UH)
+    dev.write_text(conllu([[("The", "DT"), ("cat", "NN")], [("Wow", "UH")], [(":)", "NFP"), ("ok", "UH")]]))
+    dm = TaggingDataModule(train_file=str(train), dev_file=str(dev), tag_set="xpos")
+    assert dm.vocab.labels == ["DT", "NN"]
+    with caplog.at_level(logging.WARNING, logger="rnnlab"):
+        val = dm.split("val")
+        dm.split("val")  # cached: reported once
+    assert val.tokens["target"].tolist() == [0, 1, 3, 2, 3]  # NFP = 2 + 0, UH = 2 + 1
+    assert dm.split_labels("val") == ["DT", "NN", "NFP", "UH"]
+    (report,) = [r.getMessage() for r in caplog.records if "outside the model's label set" in r.getMessage()]
+    assert report.startswith("task.data.dev_file: 3 of 5 words have XPOS tags outside the model's label set")
+    assert f"NFP ×1 (first at {dev}:6), UH ×2 (first at {dev}:4)" in report
+
+
+def test_a_malformed_dev_file_still_stops_at_its_line(tmp_path):
+    train, dev = tmp_path / "train.conllu", tmp_path / "dev.conllu"
+    train.write_text(conllu([[("The", "DET"), ("cat", "NOUN")]]))
+    dev.write_text(conllu([[("The", "DET")]]) + "2\tcat\tcat\tNOUN\n")
+    dm = TaggingDataModule(train_file=str(train), dev_file=str(dev))
+    with pytest.raises(DataError, match=re.escape(f"{dev}:2: expected 10 tab-separated columns, found 4")):
         dm.split("val")

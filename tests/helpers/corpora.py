@@ -98,3 +98,40 @@ def sentiment_overrides(folder: Path) -> list[str]:
 def word_cfg(task: str, model: str, overrides: list[str], output_dir: Path, config_name: str = "train"):
     quiet = QUIET if config_name == "train" else ["trainer.accelerator=cpu"]
     return compose_config(config_name, [f"task={task}", f"model={model}", *quiet, *overrides], output_dir)
+
+
+# A small treebank in Spanish and Hindi, as UD writes them. "Dámelo" and "del" are multiword tokens (ID ranges): the
+# tagger reads their syntactic words "Da me lo" and "de el". 5.1 is an empty node (the elided "come" of an enhanced
+# graph): it is no word of the sentence. Hindi's Devanagari has no letter case.
+MULTILINGUAL = """\
+# sent_id = es-1
+# text = Dámelo del mercado.
+1-3\tDámelo\t_\t_\t_\t_\t_\t_\t_\t_
+1\tDa\tdar\tVERB\tvmm02s0\tMood=Imp\t0\troot\t0:root\t_
+2\tme\tyo\tPRON\tpp1cs000\tCase=Dat\t1\tiobj\t1:iobj\t_
+3\tlo\tél\tPRON\tpp3msa00\tCase=Acc\t1\tobj\t1:obj\t_
+4-5\tdel\t_\t_\t_\t_\t_\t_\t_\t_
+4\tde\tde\tADP\tsps00\t_\t6\tcase\t6:case\t_
+5\tel\tel\tDET\tda0ms0\tDefinite=Def\t6\tdet\t6:det\t_
+6\tmercado\tmercado\tNOUN\tncms000\tNumber=Sing\t1\tobl\t1:obl\tSpaceAfter=No
+7\t.\t.\tPUNCT\tfp\t_\t1\tpunct\t1:punct\t_
+
+# sent_id = es-2
+# text = Ana come manzanas y Boris peras.
+1\tAna\tAna\tPROPN\tnp00000\t_\t2\tnsubj\t2:nsubj\t_
+2\tcome\tcomer\tVERB\tvmip3s0\tMood=Ind\t0\troot\t0:root\t_
+3\tmanzanas\tmanzana\tNOUN\tncfp000\tNumber=Plur\t2\tobj\t2:obj\t_
+4\ty\ty\tCCONJ\tcc\t_\t6\tcc\t5.1:cc\t_
+5\tBoris\tBoris\tPROPN\tnp00000\t_\t6\tnsubj\t5.1:nsubj\t_
+5.1\tcome\tcomer\tVERB\tvmip3s0\tMood=Ind\t_\t_\t2:conj\tCopyOf=2
+6\tperas\tpera\tNOUN\tncfp000\tNumber=Plur\t2\tconj\t5.1:obj\tSpaceAfter=No
+7\t.\t.\tPUNCT\tfp\t_\t2\tpunct\t2:punct\t_
+
+# sent_id = hi-1
+# text = मैं हिंदी बोलता हूँ ।
+1\tमैं\tमैं\tPRON\tPRP\t_\t3\tnsubj\t3:nsubj\t_
+2\tहिंदी\tहिंदी\tPROPN\tNNP\t_\t3\tobj\t3:obj\t_
+3\tबोलता\tबोल\tVERB\tVM\t_\t0\troot\t0:root\t_
+4\tहूँ\tहै\tAUX\tVAUX\t_\t3\taux\t3:aux\t_
+5\t।\t।\tPUNCT\tSYM\t_\t3\tpunct\t3:punct\t_
+"""

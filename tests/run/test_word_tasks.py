@@ -29,7 +29,7 @@ def test_word_tasks_build_with_every_model(treebank, polarity, tmp_path, task, m
     module = build_module(cfg, datamodule.vocab)
     batch = next(iter(datamodule.train_dataloader()))
     logits = module(batch["input"], batch["lengths"])
-    num_classes = 6 if task == "pos" else 2  # the toy tag set with PUNCT; positive/negative
+    num_classes = 17 if task == "pos" else 2  # the 17 UD tags, whatever the toy treebank uses; positive/negative
     assert logits.shape == (*batch["target"].shape, num_classes)
     assert module.net.backbone.cell == module.net.encoder.char_rnn.cell  # one cell type throughout
 
@@ -85,18 +85,6 @@ def test_vocabulary_words_that_look_like_config_markers_survive(treebank, tmp_pa
     vocab["words"] += ["???", "${x}"]
     vocab["word_counts"] += [1, 1]
     assert build_datamodule(cfg, vocab).vocab.words[-2:] == ["???", "${x}"]
-
-
-def test_eval_refuses_a_tag_outside_the_training_tag_set(pos_run, treebank, tmp_path):
-    _, _, output_dir = pos_run
-    bad = write_conllu(tmp_path / "bad.conllu", [[("Anna", "PROPN"), ("sees", "VERB"), ("it", "PRON")]])
-    overrides = [
-        *pos_overrides(treebank),
-        f"ckpt_path={output_dir}/checkpoints/last.ckpt",
-        f"task.data.test_file={bad}",
-    ]
-    with pytest.raises(DataError, match=f"{bad}:5: label 'PRON' is not in the training label set"):
-        evaluate(word_cfg("pos", "birnn", overrides, tmp_path, "eval"))
 
 
 def predict_cfg(task: str, checkpoint: Path | str, text: str):

@@ -20,10 +20,15 @@ def per_class_scores(confusion: Tensor) -> dict[str, Tensor]:
 
 
 def score_table(confusion: Tensor, labels: Sequence[str]) -> str:
-    """A markdown table of per-class precision/recall/F1/support, most frequent class first."""
+    """A markdown table of per-class precision/recall/F1/support, most frequent class first. A class neither in
+    the split nor predicted has no row: torchmetrics' macro-F1 leaves such classes out too, so the mean of the F1
+    column is the split's macro-F1."""
     scores = per_class_scores(confusion)
+    present = (scores["support"] > 0) | (confusion.sum(dim=0) > 0)
     lines = ["| class | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
-    for i in scores["support"].argsort(descending=True).tolist():
+    for i in scores["support"].argsort(descending=True, stable=True).tolist():
+        if not present[i]:
+            continue
         p, r, f, n = (scores[k][i].item() for k in ("precision", "recall", "f1", "support"))
         lines.append(f"| {labels[i]} | {p:.3f} | {r:.3f} | {f:.3f} | {n} |")
     return "\n".join(lines)

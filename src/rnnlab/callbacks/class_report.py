@@ -26,7 +26,8 @@ class ClassReport(L.Callback):
         confusion, datamodule = getattr(pl_module, "confusion", {}).get("val"), trainer.datamodule
         if trainer.sanity_checking or confusion is None or not isinstance(datamodule, WordDataModule):
             return
-        labels = datamodule.vocab.labels
+        # The outputs' labels, then any dev tag the training files never had (scored as a class of its own).
+        labels = datamodule.split_labels("val")
         table, figure = score_table(confusion.cpu(), labels), confusion_figure(confusion.cpu(), labels)
         samples = self.tagged_examples(datamodule, pl_module)
         if trainer.is_global_zero:

@@ -1,8 +1,10 @@
 """CoNLL-U treebanks as tagged sentences (parsed with the ``conllu`` library).
 
 Only syntactic words are tagged: lines whose ID is an integer. Multiword-token ranges (``3-4`` for "don't" =
-"do" + "n't") and empty nodes (``5.1``) carry no UPOS of their own and are skipped. Every malformed record is
-reported with its file and line before ``conllu`` sees it, since the library's own errors carry no position.
+"do" + "n't", Spanish ``2-3`` "del" = "de" + "el") and empty nodes (``5.1``) carry no UPOS of their own and are
+skipped. Every malformed record is reported with its file and line before ``conllu`` sees it, since the library's
+own errors carry no position. A UPOS outside the 17 tags of the UD specification is malformed too; XPOS
+inventories are the treebank's own, so any XPOS is read.
 """
 
 from __future__ import annotations
@@ -17,6 +19,12 @@ from rnnlab.data.text_files import read_text
 from rnnlab.errors import DataError
 
 TAG_SETS = ("upos", "xpos")
+# The universal part-of-speech tags of the UD specification (https://universaldependencies.org/u/pos/), sorted as
+# a label set built from EWT's training file always was: checkpoints trained on EWT keep their label ids.
+UPOS_TAGS = (
+    "ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT", "SCONJ",
+    "SYM", "VERB", "X",
+)  # fmt: skip
 COLUMNS = 10
 _ID = re.compile(r"[1-9]\d*(?:-[1-9]\d*|\.[1-9]\d*)?$")
 
@@ -26,6 +34,11 @@ class TaggedSentence:
     words: tuple[str, ...]
     tags: tuple[str, ...]
     lines: tuple[int, ...]  # each word's line in its file
+    path: Path | None = None  # the file it was read from
+
+    def location(self, i: int) -> str:
+        """``file:line`` of word ``i``, as errors and reports name it."""
+        return f"{self.path}:{self.lines[i]}"
 
 
 def _blocks(text: str):
@@ -81,8 +94,13 @@ def read_conllu(path: str | Path, tag_set: str = "upos") -> list[TaggedSentence]
         for token, line in zip(words, word_lines, strict=True):
             if token[tag_set] in (None, "_"):
                 raise DataError(f"{path}:{line}: word {token['form']!r} has no {tag_set.upper()} tag")
+            if tag_set == "upos" and token["upos"] not in UPOS_TAGS:
+                raise DataError(
+                    f"{path}:{line}: word {token['form']!r} has UPOS {token['upos']!r}, which is not one of the 17 "
+                    "universal tags; a treebank's own tags belong in XPOS (task.data.tag_set=xpos)"
+                )
         sentences.append(
-            TaggedSentence(tuple(t["form"] for t in words), tuple(t[tag_set] for t in words), tuple(word_lines))
+            TaggedSentence(tuple(t["form"] for t in words), tuple(t[tag_set] for t in words), tuple(word_lines), path)
         )
     if not sentences:
         raise DataError(f"CoNLL-U file {path} holds no sentences")

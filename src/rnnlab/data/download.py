@@ -43,7 +43,8 @@ def fetch(url: str, destination: Path, sha256: str, timeout: float = 60.0) -> Pa
 
 def ensure_file(path: str | Path, key: str, source: dict | None = None) -> Path:
     """``path`` if it exists; else downloaded from ``source`` (``base_url`` + a ``sha256`` per file name) when
-    that lists the file, else a :class:`DataError` saying where the file should go and which key sets it."""
+    that lists the file with a checksum, else a :class:`DataError` saying where the file should go and which key
+    sets it (and, for a file listed without a checksum, its address)."""
     path = Path(path)
     if path.is_file():
         return path
@@ -53,6 +54,13 @@ def ensure_file(path: str | Path, key: str, source: dict | None = None) -> Path:
     if not source.get("base_url"):
         raise DataError(f"{key}={path} does not exist and the download settings give no base_url")
     url = f"{source['base_url'].rstrip('/')}/{path.name}"
+    if not checksums[path.name]:
+        # Listed without a checksum (a treebank whose files could not be checked when it was added): never fetched
+        # unchecked, but the user learns the pinned address.
+        raise DataError(
+            f"{key}={path} does not exist, and no SHA-256 is recorded for {path.name}, so it is not downloaded "
+            f"unchecked; fetch {url} yourself and put it there, or record its SHA-256 under task.data.download.sha256"
+        )
     log.info("%s is missing; downloading %s", path, url)
     try:
         return fetch(url, path, checksums[path.name])

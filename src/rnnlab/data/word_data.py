@@ -33,6 +33,11 @@ class WordDataModule(InMemoryDataModule):
         """The first ``n`` examples of a split as (words, gold labels per word or one label)."""
         raise NotImplementedError
 
+    def split_labels(self, name: str) -> list[str]:
+        """The classes split ``name`` is scored on, by id: the vocabulary's labels (the model's outputs), then any
+        label the split holds beyond them (tagging: a tag the training files never had)."""
+        return list(self.vocab.labels)
+
     @property
     def vocab(self) -> Vocabulary:
         if self._vocab is None:

@@ -28,12 +28,15 @@ NUM_SHAPES = 7  # 0 is padding
 
 
 def shape_id(word: str) -> int:
-    """1 lower-case · 2 Capitalised · 3 ALL-CAPS · 4 has a digit · 5 no letter or digit · 6 other."""
+    """1 lower-case or caseless · 2 Capitalised · 3 ALL-CAPS · 4 has a digit · 5 no letter or digit · 6 other.
+
+    Scripts without case (Devanagari, Arabic, Chinese, …) have no capitals to show: their words are class 1, as
+    "not capitalised", rather than 6 with mixed-case words such as "iPhone"."""
     if any(c.isdigit() for c in word):
         return 4
     if not any(c.isalpha() for c in word):
         return 5
-    if word.islower():
+    if word.islower() or not any(c.isupper() or c.istitle() for c in word):
         return 1
     if word.isupper():
         return 3 if len(word) > 1 else 2
@@ -98,6 +101,15 @@ class Vocabulary:
             row += [PAD] * (2 + max_chars - len(row))
             self._rows[(word, max_chars)] = row
         return row
+
+    def encode_labels_with_unseen(self, labels: Sequence[str]) -> tuple[Tensor, list[str]]:
+        """Label ids for scoring a file that may hold labels the training data never had (a treebank's rare tags):
+        those unseen labels, sorted, get the ids after the known ones, ``len(self.labels) + i``. No output of a
+        model over ``self.labels`` takes such an id, so every word that carries one counts as an error. Returns the
+        ids and the unseen labels."""
+        unseen = sorted(set(labels) - self._label_index.keys())
+        index = self._label_index | {label: len(self.labels) + i for i, label in enumerate(unseen)}
+        return torch.tensor([index[label] for label in labels], dtype=torch.long), unseen
 
     def encode_labels(self, labels: Sequence[str], locate: Callable[[int], str]) -> Tensor:
         """Label ids; a label the training data never had is an error naming where it occurs

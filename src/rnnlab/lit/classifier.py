@@ -23,6 +23,7 @@ from omegaconf import DictConfig
 from torch import Tensor
 from torchmetrics import MaxMetric
 
+from rnnlab.data.raw_text import tokenize
 from rnnlab.data.words import Vocabulary
 from rnnlab.lit.base import RecurrentModule, TrainingSetup, request_text
 from rnnlab.lit.manual_bptt import manual_gradients
@@ -68,6 +69,15 @@ class SequenceClassifier(RecurrentModule):
         names = super().logged_metrics(task)
         return names + [f"{stage}/f1" for stage in STAGES] if task.get("per_class") else names
 
+    def setup(self, stage: str) -> None:
+        """An evaluation split may hold labels beyond the outputs (a treebank's tags that its training files never
+        had; its data module numbers them after the outputs): the split's per-class metrics make room for them."""
+        split_labels = getattr(self.trainer.datamodule, "split_labels", None)
+        if split_labels is None:
+            return
+        for split in {"fit": ("val",), "validate": ("val",), "test": ("test",)}.get(stage, ()):
+            getattr(self, f"{split}_metrics").score_classes(len(split_labels(split)))
+
     @classmethod
     def build_net(cls, model: DictConfig, task: DictConfig, vocab: Vocabulary | None = None) -> RecurrentNet:
         encoder, input_size, num_classes = None, task.get("input_size"), task.get("num_classes")
@@ -94,8 +104,14 @@ class SequenceClassifier(RecurrentModule):
     def predict(
         cls, net: RecurrentNet, vocab: Vocabulary, request: DictConfig, config: dict, test_split: Callable
     ) -> str:
-        """Tagging: ``word/TAG`` pairs for ``text``; sentence classification: the label and its probability."""
-        words = request_text(request, '"I can speak fluent Hindi ."').split()
+        """Tagging: ``word/TAG`` pairs for ``text``; sentence classification: the label and its probability.
+
+        ``text`` is split into words by ``tokenizer=`` if the request gives one, else by the checkpoint's
+        ``task.tokenizer``, else by the requested task's (checkpoints from before tokenizers: ``task=pos`` reads
+        raw English), else at whitespace (:mod:`rnnlab.data.raw_text`)."""
+        requested_task = request.get("task") or {}
+        tokenizer = request.get("tokenizer") or config["task"].get("tokenizer") or requested_task.get("tokenizer")
+        words = tokenize(request_text(request, '"I can speak fluent Hindi."'), tokenizer or "whitespace")
         probabilities = predict_words(net, vocab, words, config["task"]["data"]["max_word_chars"])
         if config["task"]["head"] == "many_to_many":
             return " ".join(
