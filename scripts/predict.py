@@ -6,11 +6,13 @@ from omegaconf import DictConfig
 
 from rnnlab.run.cli import exit_on_user_error, run_with_hints
 from rnnlab.run.config import CONFIG_DIR
+from rnnlab.run.schema import check
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="predict")
 def main(cfg: DictConfig) -> None:
     with exit_on_user_error():
+        check(cfg)  # each value's kind and range; the model's settings come from the checkpoint
         from rnnlab.run.predict import predict
 
         print(predict(cfg))

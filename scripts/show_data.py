@@ -6,6 +6,7 @@ from omegaconf import DictConfig
 
 from rnnlab.run.cli import exit_on_user_error, run_with_hints
 from rnnlab.run.config import CONFIG_DIR
+from rnnlab.run.schema import check
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="show_data")
@@ -13,6 +14,7 @@ def main(cfg: DictConfig) -> None:
     from rnnlab.run.show_data import print_examples
 
     with exit_on_user_error():
+        check(cfg)  # each value's kind and range
         print_examples(cfg)
 
 

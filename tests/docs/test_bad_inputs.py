@@ -10,15 +10,22 @@ import torch
 from helpers import DATA_DIR, QUIET, REPO_ROOT, compose_config
 
 from rnnlab.errors import RnnlabError
+from rnnlab.run.cli import check_overrides
 from rnnlab.run.evaluate import evaluate
 from rnnlab.run.predict import predict
 from rnnlab.run.train import train
+from rnnlab.run.units import units
 
 PAGE = (REPO_ROOT / "docs" / "operations.md").read_text()
 SECTION = PAGE.split("## What happens when …")[1].split("\n## ")[0]
 TABLE = next(block for block in SECTION.split("\n\n") if block.startswith("|"))
 ROWS = [tuple(cell.strip().strip("`") for cell in line.strip("|").split("|")) for line in TABLE.splitlines()[2:]]
-ENTRY_POINTS = {"train.py": ("train", train), "eval.py": ("eval", evaluate), "predict.py": ("predict", predict)}
+ENTRY_POINTS = {
+    "train.py": ("train", train),
+    "eval.py": ("eval", evaluate),
+    "predict.py": ("predict", predict),
+    "units.py": ("units", units),
+}
 
 
 def test_the_table_has_at_least_25_cases():
@@ -71,6 +78,8 @@ def test_what_happens_when(placeholders, tmp_path, what, command, message):
         (tmp_path / "log").mkdir()
         quiet = [*quiet, f"paths.log_dir={tmp_path / 'log'}", f"paths.data_dir={DATA_DIR}"]
     with pytest.raises(RnnlabError) as error:
+        check_overrides(config_name, overrides)  # as the scripts do first: unknown config choices and keys
         entry_point(compose_config(config_name, [*overrides, *quiet], tmp_path))
     assert message in str(error.value)
     assert not list(tmp_path.glob("**/*.ckpt")), "nothing may be trained before the message"
+    assert not list(tmp_path.glob("**/units.html")), "nothing may be drawn before the message"

@@ -41,14 +41,17 @@ def multirun(log_dir: Path, *overrides: str) -> tuple[subprocess.CompletedProces
 
 
 def test_a_failing_job_is_recorded_and_the_others_finish_and_are_summarized(tmp_path):
-    # Adam refuses a negative learning rate when fit starts: job 0 fails there, job 1 runs after it.
+    # A negative learning rate is refused before training (rnnlab.run.schema): job 0 fails, job 1 runs after it.
     result, sweep_dir = multirun(tmp_path, "optimizer.lr=-1,0.01", *TINY)
     assert result.returncode == 0, result.stderr[-3000:]
     failure = json.loads((sweep_dir / "0" / "failed.json").read_text())
-    assert (failure["error"], failure["message"]) == ("ValueError", "Invalid learning rate: -1")
-    assert "Invalid learning rate: -1" in (sweep_dir / "0" / "train.log").read_text()  # with its traceback
+    refused = "optimizer.lr=-1 must be a number > 0, e.g. optimizer.lr=0.01"
+    assert (failure["error"], failure["message"]) == ("ConfigError", refused)
+    assert refused in (sweep_dir / "0" / "train.log").read_text()  # with its traceback
     assert not (sweep_dir / "0" / "metrics.json").exists()
     assert "test/acc" in json.loads((sweep_dir / "1" / "metrics.json").read_text())
+    # TensorBoard's run of job 1 is named by what sets it apart: 1/tensorboard/optimizer.lr=0.01.
+    assert list((sweep_dir / "1" / "tensorboard" / "optimizer.lr=0.01").glob("events.out.tfevents.*"))
 
     summary = subprocess.run(
         [sys.executable, "scripts/summarize.py", str(sweep_dir), "--metric", "val/acc_best"],
@@ -59,7 +62,7 @@ def test_a_failing_job_is_recorded_and_the_others_finish_and_are_summarized(tmp_
     )
     assert summary.returncode == 0, summary.stderr
     assert "job 0 (model=rnn, task=flip_stream, optimizer.lr=-1, " in summary.stdout
-    assert ": ValueError: Invalid learning rate: -1" in summary.stdout
+    assert f": ConfigError: {refused}" in summary.stdout
     rows = (sweep_dir / "summary_groups.csv").read_text().splitlines()
     assert len(rows) == 3  # a header and the two learning rates
     jobs = {job.name: job for job in sweep.read_sweep(sweep_dir)}
@@ -113,11 +116,12 @@ def test_each_optuna_search_optimises_a_logged_metric_in_its_direction(search):
 
 
 def test_an_optuna_search_runs_its_trials_records_a_failed_one_and_writes_the_best(tmp_path):
-    # Trial 0 gets lr = 0 - 0.99 (refused when fit starts: NaN, a failed trial), trial 1 gets lr = 1 - 0.99.
+    # Trial 0 gets lr = 0 - 0.99 (refused before training: NaN, a failed trial), trial 1 gets lr = 1 - 0.99.
     lr = "optimizer.lr='${add:${hydra:job.num},-0.99}'"
     result, sweep_dir = multirun(tmp_path, "hparams_search=flip_stream_optuna", "hydra.sweeper.n_trials=2", lr, *TINY)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert json.loads((sweep_dir / "0" / "failed.json").read_text())["message"] == "Invalid learning rate: -0.99"
+    message = json.loads((sweep_dir / "0" / "failed.json").read_text())["message"]
+    assert message.startswith("optimizer.lr=-0.99 must be a number > 0") and "${add:${hydra:job.num},-0.99}" in message
     best = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
     trial_1 = json.loads((sweep_dir / "1" / "metrics.json").read_text())
     assert best["best_value"] == pytest.approx(trial_1["val/seq_acc_best"])
