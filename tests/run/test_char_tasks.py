@@ -32,6 +32,7 @@ from rnnlab.run.predict import predict
 from rnnlab.run.train import train
 from rnnlab.run.trainer import make_trainer
 
+TINY_CAPTIONS = ["task.data.sizes.train=256", "task.data.sizes.val=64", "task.data.sizes.test=64"]
 QUIET_TRAINER = {
     "logger": False,
     "enable_progress_bar": False,
@@ -364,8 +365,9 @@ def test_every_date_format_reads_one_way_only():
 @pytest.mark.parametrize(
     ("task", "model", "overrides"),
     [
-        ("caption", "rnn", ["trainer.max_epochs=2"]),
-        ("caption", "lstm", ["trainer.max_epochs=1"]),
+        ("caption", "rnn", ["trainer.max_epochs=2", *TINY_CAPTIONS]),
+        ("caption", "lstm", ["trainer.max_epochs=1", *TINY_CAPTIONS]),
+        ("caption", "rnn", ["trainer.max_epochs=1", "task.data.min_digits=1", "task.data.max_digits=1"]),
         ("translate", "birnn", ["trainer.max_epochs=1", "task.data.sizes.train=256", "task.data.sizes.val=64"]),
         ("translate", "gru", ["trainer.max_epochs=1", "task.data.sizes.train=256", "task.data.sizes.val=64"]),
     ],
@@ -374,6 +376,7 @@ def test_generators_train_write_samples_and_predict(make_cfg, task, model, overr
     cfg = make_cfg(task, model, *overrides, "task.data.sizes.test=64" if task == "translate" else "seed=1")
     metrics, _ = train(cfg)
     assert {"val/exact", "val/gen_char_acc", "test/exact", "test/gen_char_acc", "test/loss"} <= set(metrics)
+    assert ("test/word_acc" in metrics) == (task == "caption")
     output_dir = Path(cfg.paths.output_dir)
     assert json.loads((output_dir / "metrics.json").read_text())["test/exact"] == metrics["test/exact"]
     samples = (output_dir / "samples_test.md").read_text()
@@ -390,9 +393,31 @@ def test_generators_train_write_samples_and_predict(make_cfg, task, model, overr
             predict(predict_cfg("translate", checkpoint, "text='3 mar 1998?'"))
 
 
+@pytest.mark.parametrize("max_digits", [1, 3, 4])
+def test_the_image_encoder_reads_canvases_as_wide_as_the_most_digits(make_cfg, max_digits):
+    cfg = make_cfg("caption", "rnn", f"task.data.max_digits={max_digits}", "task.data.min_digits=1", *TINY_CAPTIONS)
+    validate(cfg)
+    datamodule = build_datamodule(cfg)
+    module = build_module(cfg, datamodule.vocab)
+    assert cfg.task.encoder.in_features == 64 * max_digits
+    batch = next(iter(datamodule.val_dataloader()))
+    assert batch["source"].shape[1:] == (8, 8 * max_digits)
+    logits = module(batch["source"], batch["decoder_input"])
+    assert logits.shape == (*batch["target"].shape, len(datamodule.vocab.target))
+    assert module.generate(batch["source"], steps=5).shape == (len(batch["source"]), 5)
+
+
 @pytest.mark.slow
-def test_captions_of_held_out_digits_are_at_least_95_percent_exact(make_cfg):
-    metrics, _ = train(make_cfg("caption", "rnn"))
+def test_captions_of_held_out_digit_combinations_are_composed_word_by_word(make_cfg):
+    # The first 10 of the pre-registered run's epochs (docs/tasks.md, Results: characters: 83.0 % exact, 93.9 % of
+    # words after 26): the decoder writes captions it never saw in training.
+    metrics, _ = train(make_cfg("caption", "rnn", "trainer.max_epochs=10"))
+    assert metrics["test/exact"] >= 0.75 and metrics["test/word_acc"] >= 0.9
+
+
+@pytest.mark.slow
+def test_captions_of_held_out_single_digits_are_at_least_95_percent_exact(make_cfg):
+    metrics, _ = train(make_cfg("caption", "rnn", "task.data.min_digits=1", "task.data.max_digits=1"))
     assert metrics["test/exact"] >= 0.95
 
 

@@ -246,7 +246,7 @@ FEW_BATCHES = ["+trainer.limit_train_batches=3", "+trainer.limit_val_batches=2",
 SMALL = ["trainer.max_epochs=2", "trainer.min_epochs=2", "~callbacks.early_stopping", "trainer.deterministic=true"]
 PER_TASK = {
     "char_lm": [],
-    "caption": ["+trainer.limit_train_batches=5"],
+    "caption": ["task.data.sizes.train=160", "task.data.sizes.val=64", "task.data.sizes.test=64"],
     "translate": ["task.data.sizes.train=128", "task.data.sizes.val=32", "task.data.sizes.test=32"],
     "pos": ["task.data.train_file=${task.data.dev_file}", *FEW_BATCHES],
     "sentiment": FEW_BATCHES,

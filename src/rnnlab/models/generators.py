@@ -5,18 +5,27 @@
 - :class:`ConditionalGenerator` — an encoder turns a source into a feature vector, a :class:`Bridge` turns
   that into the decoder's initial state, and a :class:`CharRNN` decoder writes the output: one-to-many with
   an :class:`ImageEncoder` (captioning), unaligned many-to-many with a :class:`SequenceEncoder` (translation).
+  With attention (:mod:`rnnlab.models.attention`), a translation decoder reads at every step a mix of all the
+  encoder's states, weighted by how well each matches its state: Bahdanau's wiring (``additive``) or Luong's
+  (``dot``), see :class:`ConditionalGenerator`.
 
-Training feeds the decoder the true previous symbol (teacher forcing); :meth:`CharRNN.generate` feeds back its
-own choice, greedy (argmax) or sampled from ``softmax(o / temperature)``.
+Training feeds the decoder the true previous symbol (teacher forcing); :meth:`CharRNN.generate` and
+:meth:`ConditionalGenerator.generate` feed back their own choice, greedy (argmax) or sampled from
+``softmax(o / temperature)``; :meth:`ConditionalGenerator.generate` also searches with a beam
+(:mod:`rnnlab.models.beam_search`).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rnnlab.models.attention import Attention, valid_positions
 from rnnlab.models.backbone import RecurrentBackbone, State
+from rnnlab.models.beam_search import beam_search, select_rows
 from rnnlab.models.heads import OutputLayer
 
 ENCODINGS = ("onehot", "embedding")
@@ -47,6 +56,20 @@ def detach_state(state: State) -> State:
 
 def move_state(state: State, device: torch.device) -> State:
     return tuple(s.to(device) for s in state) if isinstance(state, tuple) else state.to(device)
+
+
+def choose(logits: Tensor, temperature: float | None, generator: torch.Generator | None = None) -> Tensor:
+    """The next symbol of each row of ``logits`` (N, V): the argmax when ``temperature`` is None, else drawn from
+    softmax(logits / temperature)."""
+    if temperature is None:
+        return logits.argmax(-1)
+    probabilities = (logits / temperature).softmax(-1)
+    return torch.multinomial(probabilities, 1, generator=generator).squeeze(1)
+
+
+def check_temperature(temperature: float | None) -> None:
+    if temperature is not None and temperature <= 0:
+        raise ValueError(f"temperature must be > 0 (or None for greedy decoding), got {temperature}")
 
 
 class CharRNN(nn.Module):
@@ -86,18 +109,13 @@ class CharRNN(nn.Module):
     ) -> Tensor:
         """(N, steps) symbols following ``prime`` (N, P ≥ 1), each fed back as the next input: greedy when
         ``temperature`` is None, else sampled from softmax(o / temperature). After ``end``, only ``end``."""
-        if temperature is not None and temperature <= 0:
-            raise ValueError(f"temperature must be > 0 (or None for greedy decoding), got {temperature}")
+        check_temperature(temperature)
         logits, state = self(prime, state, context)
         logits = logits[:, -1]
         done = torch.zeros(len(prime), dtype=torch.bool, device=prime.device)
         out = []
         for step in range(steps):
-            if temperature is None:
-                symbol = logits.argmax(-1)
-            else:
-                probabilities = (logits / temperature).softmax(-1)
-                symbol = torch.multinomial(probabilities, 1, generator=generator).squeeze(1)
+            symbol = choose(logits, temperature, generator)
             if end is not None:
                 symbol = symbol.masked_fill(done, end)
                 done |= symbol == end
@@ -146,38 +164,154 @@ class SequenceEncoder(nn.Module):
         self.symbols, self.backbone, self.output_size = symbols, backbone, backbone.output_size
 
     def forward(self, ids: Tensor, lengths: Tensor | None = None) -> Tensor:
-        _, final = self.backbone(self.symbols(ids), lengths)
-        return self.backbone.final_features(final)
+        return self.encode(ids, lengths)[1]
+
+    def encode(self, ids: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """The backbone's outputs at every position (N, S, output_size; zero on padding) and the final features."""
+        states, final = self.backbone(self.symbols(ids), lengths)
+        return states, self.backbone.final_features(final)
+
+
+@dataclass
+class SourceMemory:
+    """What a decoder reads of its source at every step, one row per example: the fixed ``context`` (N, E) of a
+    decoder with one, or for attention the encoder's ``states`` (N, S, E), their ``keys`` (N, S, A) and ``mask``
+    (N, S), True at valid positions."""
+
+    context: Tensor | None = None
+    states: Tensor | None = None
+    keys: Tensor | None = None
+    mask: Tensor | None = None
+
+    def select(self, rows: Tensor) -> SourceMemory:
+        """The memory of the examples ``rows`` (repeated ones for the beams of beam search)."""
+        picked = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+        return replace(self, **{name: value.index_select(0, rows) for name, value in picked.items()})
+
+
+def top_hidden(state: State) -> Tensor:
+    """The last layer's hidden state (N, H) of a unidirectional decoder: what attention asks with."""
+    return (state[0] if isinstance(state, tuple) else state)[-1]
 
 
 class ConditionalGenerator(nn.Module):
     """The source's features set the decoder's initial state (through the :class:`Bridge`) and, when the decoder
-    has a context, are read again at every step."""
+    has a context, are read again at every step.
 
-    def __init__(self, encoder: nn.Module, decoder: CharRNN, dropout: float = 0.0) -> None:
+    With ``attention`` (a :class:`SequenceEncoder` only), each step reads the attention's mix ``c_t`` of the
+    encoder's states instead, wired as in the paper of its score:
+
+    - ``additive`` (Bahdanau et al. 2015): the state before the step asks, ``c_t`` joins the step's input beside
+      the previous symbol (the decoder has a context of the encoder's size), ``o_t`` reads the new state. Each
+      step needs the one before: the decoder runs one step at a time, also in training.
+    - ``dot`` (Luong et al. 2015, global attention without input feeding): the step runs first, its new state
+      ``s_t`` asks, and the output reads ``h̃_t = tanh(W_c [c_t; s_t])`` (the decoder has no context input). In
+      training every ``s_t`` is known at once, so the decoder runs all steps in one call.
+    """
+
+    def __init__(self, encoder: nn.Module, decoder: CharRNN, dropout: float = 0.0, attention: str = "none") -> None:
         super().__init__()
         if decoder.context_size not in (0, encoder.output_size):
             raise ValueError("a decoder's context is the encoder's features: context_size must match")
+        if attention != "none" and not isinstance(encoder, SequenceEncoder):
+            raise ValueError("attention reads the states of a sequence encoder")
+        if attention == "additive" and not decoder.context_size:
+            raise ValueError("additive (Bahdanau) attention feeds its context to the decoder: it needs a context")
+        if attention == "dot" and decoder.context_size:
+            raise ValueError("dot (Luong) attention reads its context after the step: the decoder takes none")
         self.encoder, self.decoder = encoder, decoder
         self.dropout = nn.Dropout(dropout)
         self.bridge = Bridge(encoder.output_size, decoder.backbone)
+        # Built last: without attention, the other parameters draw exactly what they drew before it existed.
+        hidden = decoder.backbone.hidden_size
+        self.attention = None if attention == "none" else Attention(attention, hidden, encoder.output_size)
+        self.combine = nn.Linear(encoder.output_size + hidden, hidden) if attention == "dot" else None  # W_c
 
-    def condition(self, source: Tensor, lengths: Tensor | None = None) -> tuple[State, Tensor | None]:
-        """The decoder's initial state and its per-step context (None without one)."""
-        features = self.dropout(self.encoder(source, lengths))
-        return self.bridge(features), features if self.decoder.context_size else None
+    def condition(self, source: Tensor, lengths: Tensor | None = None) -> tuple[State, SourceMemory]:
+        """The decoder's initial state and what it reads of the source at every step."""
+        if self.attention is None:
+            features = self.dropout(self.encoder(source, lengths))
+            return self.bridge(features), SourceMemory(context=features if self.decoder.context_size else None)
+        states, features = self.encoder.encode(source, lengths)
+        states, features = self.dropout(states), self.dropout(features)
+        mask = valid_positions(lengths, states.size(1), len(states), states.device)
+        return self.bridge(features), SourceMemory(states=states, keys=self.attention.keys(states), mask=mask)
+
+    def step(self, symbol: Tensor, state: State, memory: SourceMemory) -> tuple[Tensor, State, Tensor | None]:
+        """One decoder step: scores (N, symbols) of the symbol after ``symbol`` (N,), the new state, and the
+        attention weights (N, S) the step read the source with (None without attention)."""
+        logits, state, weights = self.decode(symbol.unsqueeze(1), state, memory)
+        return logits[:, -1], state, None if weights is None else weights[:, -1]
+
+    def decode(self, ids: Tensor, state: State, memory: SourceMemory) -> tuple[Tensor, State, Tensor | None]:
+        """The decoder fed ``ids`` (N, T) from ``state``: scores (N, T, symbols), the state after the last, and the
+        attention weights (N, T, S) of each step (None without attention)."""
+        if self.attention is None:
+            # The whole sequence in one call: the fused kernel runs every step at once.
+            logits, state = self.decoder(ids, state, memory.context)
+            return logits, state, None
+        if self.combine is not None:
+            # Luong: the steps first (all at once), then each new state s_t asks, and h̃_t feeds the output layer.
+            states, state = self.decoder.backbone(self.decoder.encoder(ids), state=state)
+            context, weights = self.attention(states, memory.keys, memory.states, memory.mask)
+            attentional = torch.tanh(self.combine(torch.cat([context, states], dim=-1)))
+            return self.decoder.output(self.decoder.dropout(attentional)), state, weights
+        # Bahdanau: the state before each step asks, so each step's input waits for the step before.
+        steps, weights = [], []
+        for symbol in ids.unbind(1):
+            context, attended = self.attention(top_hidden(state), memory.keys, memory.states, memory.mask)
+            logits, state = self.decoder(symbol.unsqueeze(1), state, context)
+            steps.append(logits[:, -1])
+            weights.append(attended)
+        return torch.stack(steps, dim=1), state, torch.stack(weights, dim=1)
 
     def forward(self, source: Tensor, decoder_input: Tensor, lengths: Tensor | None = None) -> Tensor:
         """Teacher forcing: scores (N, T, symbols) of each next symbol given the true previous ones."""
-        state, context = self.condition(source, lengths)
-        logits, _ = self.decoder(decoder_input, state, context)
-        return logits
+        return self.teacher_forced(source, decoder_input, lengths)[0]
+
+    def teacher_forced(
+        self, source: Tensor, decoder_input: Tensor, lengths: Tensor | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        """The scores (N, T, symbols) and, with attention, the weights (N, T, S) each step read the source with."""
+        state, memory = self.condition(source, lengths)
+        logits, _, weights = self.decode(decoder_input, state, memory)
+        return logits, weights
 
     @torch.no_grad()
     def generate(
-        self, source: Tensor, start: int, end: int, steps: int, lengths: Tensor | None = None, **sampling
+        self,
+        source: Tensor,
+        start: int,
+        end: int,
+        steps: int,
+        lengths: Tensor | None = None,
+        temperature: float | None = None,
+        generator: torch.Generator | None = None,
+        beam_size: int | None = None,
+        length_penalty: float = 0.0,
     ) -> Tensor:
-        """(N, steps) symbols written from START until END (then END repeated); see :meth:`CharRNN.generate`."""
-        prime = torch.full((len(source), 1), start, dtype=torch.long, device=source.device)
-        state, context = self.condition(source, lengths)
-        return self.decoder.generate(prime, steps, state, end=end, context=context, **sampling)
+        """(N, steps) symbols written from START until END (then END repeated), each fed back as the next input:
+        greedy when ``temperature`` is None, else sampled from softmax(o / temperature); with ``beam_size``, the
+        best output beam search finds (:func:`~rnnlab.models.beam_search.beam_search`, ranked by log P / L^α with
+        α = ``length_penalty``)."""
+        check_temperature(temperature)
+        state, memory = self.condition(source, lengths)
+        if beam_size is not None:
+            beams = torch.arange(len(source), device=source.device).repeat_interleave(beam_size)
+            memory = memory.select(beams)
+
+            def step(symbols: Tensor, state: State) -> tuple[Tensor, State]:
+                logits, state, _ = self.step(symbols, state, memory)
+                return logits, state
+
+            state = select_rows(state, beams)
+            return beam_search(step, state, len(source), start, end, steps, beam_size, length_penalty)[0]
+        symbol = torch.full((len(source),), start, dtype=torch.long, device=source.device)
+        done = torch.zeros(len(source), dtype=torch.bool, device=source.device)
+        out = []
+        for _ in range(steps):
+            logits, state, _ = self.step(symbol, state, memory)
+            symbol = choose(logits, temperature, generator).masked_fill(done, end)
+            done |= symbol == end
+            out.append(symbol)
+        return torch.stack(out, dim=1)

@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig
+from lightning.pytorch.utilities import rank_zero_only
+from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.errors import ConfigError
+from rnnlab.lit.generator import Decoding, SequenceGenerator
 from rnnlab.run.build import build_datamodule, build_module
 from rnnlab.run.config import validate
 from rnnlab.run.trainer import format_metrics, log, make_trainer, scalar_metrics, write_metrics
@@ -29,6 +31,8 @@ ARCHITECTURE_KEYS = (
     "task.input_encoding",
     "task.embedding_dim",
 )
+# Architecture settings added since checkpoints were first written: what a checkpoint without one was trained with.
+ADDED_SETTINGS = {"task.decoder": {"attention": "none"}}
 
 
 def load_checkpoint(path: str | Path, trust: bool = False) -> dict[str, Any]:
@@ -61,11 +65,34 @@ def check_compatible(checkpoint: dict[str, Any], cfg: DictConfig, path: str | Pa
     for key in ARCHITECTURE_KEYS:
         group, name = key.split(".")
         ours, theirs = cfg[group].get(name), trained[group].get(name)
+        if key in ADDED_SETTINGS:
+            ours, theirs = (
+                {**ADDED_SETTINGS[key], **value} if isinstance(value, dict) else value
+                for value in (OmegaConf.to_container(ours) if OmegaConf.is_config(ours) else ours, theirs)
+            )
         if ours != theirs:
             raise ConfigError(
                 f"{path} was trained with {key}={theirs}, but this config has {key}={ours}; "
                 f"pass the training run's model and task settings"
             )
+
+
+def decodings(cfg: DictConfig) -> list[Decoding]:
+    """How a generator's outputs are decoded for scoring: ``decode`` names one way or a list of them."""
+    methods = cfg.get("decode") or "greedy"
+    methods = [methods] if isinstance(methods, str) else list(dict.fromkeys(methods))
+    options = {key: cfg[key] for key in ("beam_size", "length_penalty", "temperature") if cfg.get(key) is not None}
+    return [Decoding(method, **options, seed=cfg.get("seed") or 0) for method in methods]
+
+
+def write_mistakes(output_dir: str | Path, split: str, decoding: Decoding, mistakes: list[str]) -> Path:
+    """``mistakes_<split>_<decoding>.md``: every example of the split a generator wrote wrong, by its index."""
+    path = Path(output_dir) / f"mistakes_{split}_{decoding.method}.md"
+    if rank_zero_only.rank == 0:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        heading = f"# {split}, decoded by {decoding}: {len(mistakes)} wrong\n\n"
+        path.write_text(heading + "".join(f"{line}\n" for line in mistakes))
+    return path
 
 
 def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
@@ -80,8 +107,18 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     split = cfg.get("split", "test")
     if split not in ("test", "val"):
         raise ConfigError(f"split={split!r} is not one of test, val")
-    (trainer.test if split == "test" else trainer.validate)(module, datamodule=datamodule, verbose=False)
-    metrics = scalar_metrics(trainer.callback_metrics, f"{split}/")
+    runs = decodings(cfg) if isinstance(module, SequenceGenerator) else [None]
+    metrics = {}
+    for decoding in runs:
+        if decoding is not None:
+            module.decoding, module.mistakes = decoding, []
+        (trainer.test if split == "test" else trainer.validate)(module, datamodule=datamodule, verbose=False)
+        scored = scalar_metrics(trainer.callback_metrics, f"{split}/")
+        named = len(runs) > 1 or (decoding is not None and decoding.method != "greedy")
+        log.info("%s metrics%s:    %s", split.capitalize(), f" ({decoding})" if named else "", format_metrics(scored))
+        if decoding is not None:
+            write_mistakes(cfg.paths.output_dir, split, decoding, module.mistakes)
+        # Several decodings: each one's metrics under its name, e.g. beam/test/exact.
+        metrics |= scored if len(runs) == 1 else {f"{decoding.method}/{k}": v for k, v in scored.items()}
     write_metrics(cfg.paths.output_dir, {**metrics, "checkpoint": str(cfg.ckpt_path)})
-    log.info("%s metrics:    %s", split.capitalize(), format_metrics(metrics))
     return metrics, {"cfg": cfg, "datamodule": datamodule, "module": module, "trainer": trainer}
