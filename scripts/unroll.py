@@ -1,4 +1,5 @@
-"""Draw a trained RNN unrolled over T steps, check that it computes the RNN's outputs, log both to TensorBoard:
+"""Draw a trained RNN unrolled over T steps, check that it computes the RNN's outputs, draw its hidden states'
+trajectories over test sequences (PCA), and log them to TensorBoard:
 python scripts/unroll.py task=flip_stream model=rnn ckpt_path=outputs/.../checkpoints/last.ckpt steps=4"""
 
 import sys
@@ -21,6 +22,8 @@ def check_settings(cfg: DictConfig) -> None:
 
     if isinstance(cfg.steps, bool) or not isinstance(cfg.steps, int) or cfg.steps <= 0:
         raise ConfigError(f"steps={cfg.steps!r} must be a positive integer, e.g. steps=4")
+    if isinstance(cfg.trajectories, bool) or not isinstance(cfg.trajectories, int) or cfg.trajectories < 0:
+        raise ConfigError(f"trajectories={cfg.trajectories!r} must be a number of test sequences (0: none)")
     unknown = [fmt for fmt in cfg.formats if fmt not in FORMATS]
     if unknown:
         raise ConfigError(f"formats={list(cfg.formats)}: cannot write {unknown}; choose from {list(FORMATS)}")
@@ -35,7 +38,7 @@ def unroll_checkpoint(cfg: DictConfig) -> None:
 
     from rnnlab.analysis.render import draw_unrolled, save_figure
     from rnnlab.analysis.unroll import max_difference, unroll
-    from rnnlab.run.unroll import load_net, sample_inputs
+    from rnnlab.run.unroll import load_net, sample_inputs, state_trajectories
 
     net = load_net(cfg)
     unrolled = unroll(net, cfg.steps)
@@ -48,15 +51,24 @@ def unroll_checkpoint(cfg: DictConfig) -> None:
     output_dir = Path(cfg.paths.output_dir)
     figure = draw_unrolled(unrolled)
     pictures = save_figure(figure, output_dir / "unrolled", cfg.formats)
+    # The states of test sequences over time on their principal plane (None: one step or padded sequences).
+    trajectories = state_trajectories(cfg, net, cfg.trajectories) if cfg.trajectories else None
+    if trajectories is not None:
+        pictures += save_figure(trajectories[0], output_dir / "trajectories", cfg.formats)
+        print(f"Trajectories: {trajectories[1]}")
+    elif cfg.trajectories:
+        print("No trajectories: the task's sequences have a single step, or padding")
     tensorboard = output_dir / "tensorboard"
     with SummaryWriter(str(tensorboard)) as writer, warnings.catch_warnings():
         # Tracing warns about forward's input-shape check, which holds for this x by construction.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         writer.add_figure("unrolled", figure)
+        if trajectories is not None:
+            writer.add_figure("state_trajectories", trajectories[0])
         writer.add_graph(unrolled, x)
     for picture in pictures:
         print(f"Picture:     {picture}")
-    print(f"TensorBoard: {tensorboard} (the picture and the unrolled graph)")
+    print(f"TensorBoard: {tensorboard} (the pictures and the unrolled graph)")
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="unroll")

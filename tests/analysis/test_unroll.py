@@ -129,11 +129,12 @@ def test_script_draws_checks_and_logs_a_trained_checkpoint(stream_checkpoint, tm
     result = run_script(f"ckpt_path={stream_checkpoint}", "steps=4", log_dir=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     (run_dir,) = (tmp_path / "flip_stream" / "unroll").iterdir()
-    for picture in (run_dir / "unrolled.png", run_dir / "unrolled.svg"):
+    for picture in (run_dir / "unrolled.png", run_dir / "unrolled.svg", run_dir / "trajectories.png"):
         assert picture.stat().st_size > 0
         assert str(picture) in result.stdout
     assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
     assert "reproduces the RNN's outputs on the first 8 test sequences, first 4 steps" in result.stdout
+    assert "Trajectories: the first two principal components hold" in result.stdout  # 64 test streams, by PCA
 
 
 def test_script_refuses_bad_steps_in_one_line(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from pathlib import Path
@@ -10,16 +11,17 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.errors import ConfigError
-from rnnlab.lit import family_of
-from rnnlab.lit.nets import sequence_length
-from rnnlab.models import CELLS, IMPLS
-from rnnlab.models.cell import NONLINEARITIES
-from rnnlab.models.gate_init import check_gate_init
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 CONFIG_DIR = PROJECT_ROOT / "conf"
 if not (CONFIG_DIR / "train.yaml").is_file():
     raise ImportError(f"rnnlab's configs are not at {CONFIG_DIR}; install the checkout with `pip install -e .`")
+
+
+def _job_label() -> str:
+    from rnnlab.run.job_label import job_label
+
+    return job_label()
 
 
 def _register_resolvers() -> None:
@@ -28,13 +30,26 @@ def _register_resolvers() -> None:
     if not OmegaConf.has_resolver("add"):
         # Config arithmetic, e.g. one-hot input size = symbols + 1 marker.
         OmegaConf.register_new_resolver("add", lambda *values: sum(values))
+    if not OmegaConf.has_resolver("mul"):
+        # e.g. a caption image's pixels = 64 per digit × digits.
+        OmegaConf.register_new_resolver("mul", lambda *values: math.prod(values))
     if not OmegaConf.has_resolver("run_id"):
         # Process id + random suffix: two jobs started in the same second still get separate directories.
         # Cached, so every reference within one config sees the same id.
         OmegaConf.register_new_resolver("run_id", lambda: f"{os.getpid()}-{secrets.token_hex(2)}", use_cache=True)
+    if not OmegaConf.has_resolver("job_label"):
+        # A multirun job's TensorBoard run name, from its overrides (rnnlab.run.job_label); empty in a single run.
+        OmegaConf.register_new_resolver("job_label", _job_label)
 
 
 _register_resolvers()
+
+
+def family_of(head: str):
+    """The task family (:func:`rnnlab.lit.family_of`), imported when first needed."""
+    from rnnlab.lit import family_of
+
+    return family_of(head)
 
 
 def _require(condition: bool, message: str) -> None:
@@ -54,6 +69,14 @@ def _positive_int(cfg: DictConfig, key: str) -> None:
 
 def validate(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` for the first setting that cannot work, before anything is built."""
+    # Here, not at the top: importing the models and Lightning takes seconds, and `--help` needs neither.
+    from rnnlab.lit.nets import sequence_length
+    from rnnlab.models import CELLS, IMPLS
+    from rnnlab.models.cell import NONLINEARITIES
+    from rnnlab.models.gate_init import check_gate_init
+    from rnnlab.run.schema import check  # every value's kind and range (rnnlab.run.schema), before what combines them
+
+    check(cfg)
     model, task = cfg.model, cfg.task
     _require(model.cell in CELLS, f"model.cell={model.cell!r} is not one of {', '.join(CELLS)}")
     _require(model.impl in (*IMPLS, "auto"), f"model.impl={model.impl!r} is not one of {', '.join(IMPLS)}, auto")
@@ -113,6 +136,7 @@ def validate(cfg: DictConfig) -> None:
         "model=rnn or model=lstm",
     )
     _validate_generation(cfg)
+    _validate_decoding(cfg)
     _validate_batches_per_step(cfg)
     fractions = OmegaConf.select(cfg, "task.data.fractions")
     if fractions is not None:
@@ -143,6 +167,23 @@ def _validate_batches_per_step(cfg: DictConfig) -> None:
             f"task.data.batches_per_step={per_step} with callbacks.{name}: weight averaging updates once per "
             "Lightning step and would skip optimizer steps; set task.data.batches_per_step=1",
         )
+
+
+def _validate_decoding(cfg: DictConfig) -> None:
+    """The decoder's attention, and how eval.py decodes (``decode``, ``beam_size``, …): the generators only."""
+    from rnnlab.lit.generator import SequenceGenerator, check_attention, check_decoding
+
+    if cfg.task.get("decoder") is not None:
+        check_attention(cfg.task)
+    methods = cfg.get("decode")
+    if methods is None:
+        return
+    for method in [methods] if isinstance(methods, str) else methods:
+        check_decoding(method, cfg.get("beam_size"), cfg.get("length_penalty"), cfg.get("temperature"))
+    _require(
+        methods == "greedy" or family_of(cfg.task.head) is SequenceGenerator,
+        f"decode={methods} applies to the tasks that write outputs (translate, caption); task {cfg.task.name} does not",
+    )
 
 
 def _validate_generation(cfg: DictConfig) -> None:
