@@ -18,7 +18,7 @@ import sys
 import warnings
 from pathlib import Path
 
-BENCHMARKS = ("overhead", "cold_start", "implementations", "efficiency", "scaling")
+BENCHMARKS = ("overhead", "cold_start", "implementations", "efficiency", "scaling", "threads", "concurrency")
 # Toy sizes: seconds per benchmark, for CI.
 TINY = {
     "overhead": {"batch_sizes": (8,), "sequences": 64, "epochs": 2, "repeats": 1},
@@ -33,6 +33,12 @@ TINY = {
     },
     "efficiency": {"hidden": 16, "batch": 4, "length": 10, "batches": 2, "epochs": 2, "repeats": 1},
     "scaling": {"lengths": (5, 10), "hidden_sizes": (8,), "sequences": 16, "batch": 8, "repeats": 1},
+    "threads": {"cases": ((4, 8),), "length": 5, "steps": 2, "repeats": 1},
+    "concurrency": {
+        "pair_tasks": {"bits": ["trainer.max_epochs=2", "trainer.min_epochs=2"]},
+        "sweep_task": ["trainer.max_epochs=1", "trainer.min_epochs=1"],
+        "before": False,
+    },
 }
 
 

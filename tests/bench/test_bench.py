@@ -28,6 +28,8 @@ def test_the_suite_runs_every_benchmark_and_writes_its_report(tmp_path):
         "implementations",
         "efficiency",
         "scaling",
+        "threads",
+        "concurrency",
     }
     assert all(r["values"] and r["min"] <= r["median"] <= r["max"] for r in report["results"])
     table = (tmp_path / "bench.md").read_text()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import lightning as L
+import torch
 from torch.utils.tensorboard.summary import hparams
 
 from rnnlab.callbacks.writers import tensorboard_writers
@@ -17,11 +18,16 @@ MISSING = "none"  # TensorBoard's hparams hold numbers, strings and booleans onl
 
 
 def flat_hparams(
-    config: dict, monitor: str, scheduler: str = MISSING, keep_gate_bias: float | None = None
+    config: dict,
+    monitor: str,
+    scheduler: str = MISSING,
+    keep_gate_bias: float | None = None,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """The hyper-parameters a sweep varies, flattened; the same keys for every task (absent ones: "none").
     ``keep_gate_bias``: the effective bias (b_ih + b_hh) of the gate that keeps memory, the LSTM's forget gate or
-    the GRU's update gate, averaged over units: what ``model.forget_bias`` or ``model.gate_init`` made of it."""
+    the GRU's update gate, averaged over units: what ``model.forget_bias`` or ``model.gate_init`` made of it.
+    ``threads``: torch's intra-op threads the run trained with (what ``threads=auto`` chose)."""
     task, model, optimizer = config["task"], config["model"], config["optimizer"]
     values = {
         "task": task["name"],
@@ -41,6 +47,7 @@ def flat_hparams(
         "data/batch_size": (task.get("data") or {}).get("batch_size"),
         "task/seq_len": task.get("seq_len"),
         "seed": config.get("seed"),
+        "threads": threads,
     }
     # Booleans as words: torch's hparams summary would store them as the numbers 0 and 1.
     return {
@@ -77,7 +84,8 @@ class HParamsSession(L.Callback):
         scheduler = type(schedulers[0].scheduler).__name__ if schedulers else MISSING
         backbone = _backbone(pl_module)
         keep_gate_bias = gate_bias_summary(backbone).get(KEEP_GATE.get(backbone.cell))
-        summaries = hparams(flat_hparams(config, self.monitor, scheduler, keep_gate_bias), {VAL_BEST: 0.0, TEST: 0.0})
+        values = flat_hparams(config, self.monitor, scheduler, keep_gate_bias, torch.get_num_threads())
+        summaries = hparams(values, {VAL_BEST: 0.0, TEST: 0.0})
         for writer in writers:
             # Into the run's own event file; SummaryWriter.add_hparams would open a sub-run per call.
             for summary in summaries[:2]:  # experiment (the declared metrics) and session start

@@ -14,6 +14,7 @@ from rnnlab.errors import ConfigError
 from rnnlab.run.build import build_datamodule, build_module
 from rnnlab.run.config import describe_run, validate
 from rnnlab.run.evaluate import check_compatible, load_checkpoint
+from rnnlab.run.threads import apply_threads
 from rnnlab.run.trainer import format_metrics, log, make_trainer, quiet_library_output, scalar_metrics, write_metrics
 
 # What makes two runs "the same configuration" for ckpt_path=last (paths and the resume setting aside).
@@ -68,8 +69,10 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     """Run one training job; return (metrics, objects). Raises ConfigError before building anything bad."""
     validate(cfg)
     quiet_library_output()
+    threads, why = apply_threads(cfg)
     for line in describe_run(cfg, _recipe_choice(cfg)):
         log.info(line)
+    log.info("Threads: %d (%s)", threads, why)
     L.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg)
     module = build_module(cfg, datamodule.vocab)
@@ -118,7 +121,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         trainer.test(module, datamodule=datamodule, verbose=False)  # the metrics are logged below
         test_metrics = scalar_metrics(trainer.callback_metrics, "test/")
         metrics.update(test_metrics)
-    write_metrics(cfg.paths.output_dir, {**metrics, "checkpoint": best or None})
+    write_metrics(cfg.paths.output_dir, {**metrics, "threads": threads, "checkpoint": best or None})
 
     log.info("Run directory:   %s (metrics in metrics.json)", cfg.paths.output_dir)
     if best:
