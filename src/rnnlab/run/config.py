@@ -5,17 +5,12 @@ from __future__ import annotations
 import math
 import os
 import secrets
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.errors import ConfigError
-
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
-CONFIG_DIR = PROJECT_ROOT / "conf"
-if not (CONFIG_DIR / "train.yaml").is_file():
-    raise ImportError(f"rnnlab's configs are not at {CONFIG_DIR}; install the checkout with `pip install -e .`")
+from rnnlab.run.paths import CONFIG_DIR, PROJECT_ROOT  # scripts and tests import them from here too
 
 
 def _job_label() -> str:

@@ -45,7 +45,7 @@ from rnnlab.models import CELLS, IMPLS
 from rnnlab.models.cell import NONLINEARITIES
 from rnnlab.models.gate_init import GATE_INITS
 from rnnlab.models.generators import ENCODINGS
-from rnnlab.run.config import CONFIG_DIR
+from rnnlab.run.paths import CONFIG_DIR
 
 # Lightning's accepted values (lightning.fabric.connector's _PRECISION_INPUT; the accelerator registry and its
 # aliases), spelled as Hydra parses them: `trainer.precision=16` is the integer 16.
