@@ -135,3 +135,22 @@ MULTILINGUAL = """\
 4\tहूँ\tहै\tAUX\tVAUX\t_\t3\taux\t3:aux\t_
 5\t।\t।\tPUNCT\tSYM\t_\t3\tpunct\t3:punct\t_
 """
+
+
+# A tiny truncated-BPTT language model over a 2,000-character text (write TEXT to a file, pass task.data.path):
+# 4 streams, 23 windows of 20 characters, 4 chunks (optimizer steps) each but the last, 90 steps per epoch,
+# validated twice per epoch, with dropout (the random state matters) — the resume tests' hardest case.
+TEXT = "the cat sat on the mat. a rat ran at the cat, and the cat ran after the rat!\n" * 26
+TINY_CHAR_LM = [
+    "task=char_lm",
+    "model=lstm",
+    "model.hidden_size=16",
+    "model.output_dropout=0.3",
+    "task.data.batch_size=4",
+    "task.data.eval_batch_size=4",
+    "task.data.window=20",
+    "task.bptt=5",
+    "task.stopping_threshold=null",
+    "trainer.max_epochs=3",
+    "trainer.val_check_interval=0.5",
+]

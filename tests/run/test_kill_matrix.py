@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import QUIET, compose_config
-from helpers.corpora import pos_overrides, sentiment_overrides
+from helpers.corpora import TEXT, TINY_CHAR_LM, pos_overrides, sentiment_overrides
 from helpers.killer import KillAtMoment
 
 from rnnlab.run.evaluate import load_checkpoint
@@ -47,19 +47,7 @@ RUNS = {
     ],
     "pos": ["task=pos", "model=birnn", "trainer.max_epochs=3", *PLATEAU],
     "sentiment": ["task=sentiment", "model=rnn", "trainer.max_epochs=3", "task.data.batches_per_step=1"],
-    "char_lm": [
-        "task=char_lm",
-        "model=lstm",
-        "model.hidden_size=16",
-        "model.output_dropout=0.3",
-        "task.data.batch_size=4",
-        "task.data.eval_batch_size=4",
-        "task.data.window=20",
-        "task.bptt=5",
-        "task.stopping_threshold=null",
-        "trainer.max_epochs=3",
-        "trainer.val_check_interval=0.5",
-    ],
+    "char_lm": TINY_CHAR_LM,
     "caption": [
         "task=caption",
         "model=rnn",
@@ -80,7 +68,6 @@ RUNS = {
         *PLATEAU,
     ],
 }
-TEXT = "the cat sat on the mat. a rat ran at the cat, and the cat ran after the rat!\n" * 26
 # In the default suite: the moment that used to fail (right after an epoch-end checkpoint) for every family, and
 # each other moment on one family; the whole matrix with -m slow.
 FAST = {("epoch_end", task) for task in RUNS} | {

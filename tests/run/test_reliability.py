@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import DATA_DIR, REPO_ROOT, TASKS, compose_config
+from helpers.corpora import TEXT, TINY_CHAR_LM
 from omegaconf import OmegaConf
 
 from rnnlab.errors import ConfigError
@@ -35,22 +36,9 @@ BITS = [
     "test=false",
     *QUIET_RUN,
 ]
-# Truncated BPTT over 4 streams of a 2,000-character text: 23 windows of 20 characters, 4 chunks (optimizer
-# steps) each but the last, 90 steps per epoch; validated twice per epoch, so last.ckpt is mostly mid-epoch.
-TEXT = "the cat sat on the mat. a rat ran at the cat, and the cat ran after the rat!\n" * 26
 CHAR_LM = [
-    "task=char_lm",
-    "model=lstm",
-    "model.hidden_size=16",
-    "model.output_dropout=0.3",
-    "task.data.batch_size=4",
-    "task.data.eval_batch_size=4",
-    "task.data.window=20",
-    "task.bptt=5",
-    "task.stopping_threshold=null",
-    "trainer.max_epochs=3",
+    *TINY_CHAR_LM,
     "trainer.min_epochs=3",
-    "trainer.val_check_interval=0.5",
     "trainer.deterministic=true",
     "~callbacks.generated_samples",
     "test=false",

@@ -2,39 +2,28 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import lightning as L
 
 from rnnlab.analysis.attention import attention_grid
-from rnnlab.callbacks.writers import tensorboard_writers
+from rnnlab.callbacks.writers import EvaluationReport, tensorboard_writers
 
 
-class AttentionMaps(L.Callback):
+class AttentionMaps(EvaluationReport):
     """For modules with an ``attention_maps(datamodule, stage, n)`` method that returns maps (a generator whose
     decoder attends; nothing otherwise): TensorBoard gets ``<stage>/attention``, the first ``n`` examples of the
     validation split after each validation epoch and of the test split after the test, each written greedily; the
     run directory gets the latest as ``attention_<stage>.png``."""
 
     def __init__(self, n: int = 4) -> None:
-        self.n = n
+        super().__init__(n)
 
-    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not trainer.sanity_checking:
-            self._report(trainer, pl_module, "val")
-
-    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._report(trainer, pl_module, "test")
-
-    def _report(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+    def report(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if self.n < 1 or not hasattr(pl_module, "attention_maps") or trainer.datamodule is None:
             return
         maps = pl_module.attention_maps(trainer.datamodule, stage, self.n)
         if not maps or not trainer.is_global_zero:
             return
         figure = attention_grid(maps)
-        out = Path(trainer.default_root_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        figure.savefig(out / f"attention_{stage}.png", dpi=120)
+        figure.savefig(self.run_dir(trainer) / f"attention_{stage}.png", dpi=120)
         for writer in tensorboard_writers(trainer):
             writer.add_figure(f"{stage}/attention", figure, trainer.global_step)

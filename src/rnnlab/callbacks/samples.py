@@ -3,35 +3,25 @@ captioned test images), and the latest as files in the run directory."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import lightning as L
 
-from rnnlab.callbacks.writers import tensorboard_writers
+from rnnlab.callbacks.writers import EvaluationReport, tensorboard_writers
 
 
-class GeneratedSamples(L.Callback):
+class GeneratedSamples(EvaluationReport):
     """For modules with a ``samples(datamodule, stage, n)`` method (the character LM, captioning, translation):
     TensorBoard gets ``<stage>/samples`` (text) and, where the module draws one, ``<stage>/samples_figure``;
     the run directory gets ``samples_<stage>.md`` (and ``samples_<stage>.png``)."""
 
     def __init__(self, n: int = 8) -> None:
-        self.n = n
+        super().__init__(n)
 
-    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not trainer.sanity_checking:
-            self._report(trainer, pl_module, "val")
-
-    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._report(trainer, pl_module, "test")
-
-    def _report(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+    def report(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if not hasattr(pl_module, "samples") or trainer.datamodule is None:
             return
         text, figure = pl_module.samples(trainer.datamodule, stage, self.n)
         if trainer.is_global_zero:
-            out = Path(trainer.default_root_dir)
-            out.mkdir(parents=True, exist_ok=True)
+            out = self.run_dir(trainer)
             (out / f"samples_{stage}.md").write_text(f"# {stage}, epoch {trainer.current_epoch}\n\n{text}\n")
             if figure is not None:
                 figure.savefig(out / f"samples_{stage}.png", dpi=110)
