@@ -354,3 +354,20 @@ def test_a_multirun_job_keeps_its_directory_for_failed_json(hydra_job):
     cfg.hydra.mode = RunMode.MULTIRUN
     HydraConfig.instance().set_config(cfg)
     assert remove_unused_run_dir() is None and run_dir.is_dir()
+
+
+def test_a_hydra_record_left_by_an_earlier_job_does_not_decide_the_reference():
+    # Hydra's record outlives its job in the process (a notebook, this test suite): an unroll config composed
+    # afterwards is still judged against unroll.yaml, not against the earlier training job's train.yaml.
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        earlier = compose("train", ["task=pos"], return_hydra_config=True)
+    previous = HydraConfig.instance().cfg
+    HydraConfig.instance().set_config(earlier)
+    try:
+        message = _refuse("unroll", _with(composed("unroll", ("task=translate", "ckpt_path=x")), "trajectories", "abc"))
+    finally:
+        HydraConfig.instance().cfg = previous
+    assert message == "trajectories='abc' must be a number, e.g. trajectories=64"

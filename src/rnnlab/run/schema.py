@@ -612,11 +612,15 @@ def _composition(cfg: DictConfig) -> tuple[str, tuple[str, ...]]:
     from hydra.core.hydra_config import HydraConfig
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    if HydraConfig.initialized():
+    task = OmegaConf.select(cfg, "task.name", default=None)
+    # Hydra's record, if it is this cfg's: it outlives its job in the process (a notebook, a test suite), so a cfg
+    # composed later must not be judged against an earlier job's config file.
+    if HydraConfig.initialized() and _own_keys().get(HydraConfig.get().job.config_name, {None}) <= set(cfg.keys()):
         hydra = HydraConfig.get()
         parsed = OverridesParser.create().parse_overrides(list(hydra.overrides.task))
-        return hydra.job.config_name, tuple(o.input_line for o in parsed if chooses_config(o))
-    task = OmegaConf.select(cfg, "task.name", default=None)
+        chosen = tuple(o.input_line for o in parsed if chooses_config(o))
+        if all(o.split("=", 1)[1] == task for o in chosen if o.lstrip("+").startswith("task=")):
+            return hydra.job.config_name, chosen
     known = isinstance(task, str) and (CONFIG_DIR / "task" / f"{task}.yaml").is_file()
     return _config_name(cfg), (f"task={task}",) if known else ()
 
