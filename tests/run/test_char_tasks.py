@@ -408,6 +408,7 @@ def test_the_image_encoder_reads_canvases_as_wide_as_the_most_digits(make_cfg, m
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # ~100 s
 def test_captions_of_held_out_digit_combinations_are_composed_word_by_word(make_cfg):
     # The first 10 of the pre-registered run's epochs (docs/tasks.md, Results: characters: 83.0 % exact, 93.9 % of
     # words after 26): the decoder writes captions it never saw in training.
@@ -416,6 +417,7 @@ def test_captions_of_held_out_digit_combinations_are_composed_word_by_word(make_
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # ~50 s
 def test_captions_of_held_out_single_digits_are_at_least_95_percent_exact(make_cfg):
     metrics, _ = train(make_cfg("caption", "rnn", "task.data.min_digits=1", "task.data.max_digits=1"))
     assert metrics["test/exact"] >= 0.95

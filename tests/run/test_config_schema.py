@@ -175,6 +175,7 @@ def test_a_bad_value_of_a_script_setting_is_one_line_that_names_it(setting):
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # ~100 s for 600 examples
 @MORE
 @given(a_bad_setting(("train", "eval", "predict", "unroll")))
 def test_many_more_bad_values(setting):
