@@ -424,6 +424,7 @@ def test_captions_of_held_out_single_digits_are_at_least_95_percent_exact(make_c
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # ~160 s: the whole recipe
 def test_a_birnn_translates_at_least_99_percent_of_test_dates(make_cfg):
     metrics, _ = train(make_cfg("translate", "birnn"))
     assert metrics["test/exact"] >= 0.99
