@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +22,27 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _own_run_registry(tmp_path_factory):
+    # The tests' trainings share cores only with each other, not with a user's runs on the same machine.
+    folder = os.environ.get("RNNLAB_RUN_REGISTRY")
+    os.environ["RNNLAB_RUN_REGISTRY"] = str(tmp_path_factory.mktemp("run_registry"))
+    yield
+    if folder is None:
+        os.environ.pop("RNNLAB_RUN_REGISTRY")
+    else:
+        os.environ["RNNLAB_RUN_REGISTRY"] = folder
+
+
+@pytest.fixture
+def other_process():
+    """A live process that is not this one, standing in for another rnnlab run (helpers.register_run)."""
+    process = subprocess.Popen(["sleep", "120"])
+    yield process
+    process.kill()
+    process.wait()
 
 
 @pytest.fixture

@@ -55,3 +55,12 @@ def model_overrides(model: str, task: str) -> list[str]:
         return []
     length = sequence_length(compose_config("train", [f"task={task}"]).task)
     return [] if length is not None and length > 2 else ["model.chrono_tmax=20"]
+
+
+def register_run(folder: Path, pid: int, started: str | None = None) -> None:
+    """Enter process ``pid`` in the run registry at ``folder`` as another rnnlab run; ``started`` overrides the
+    start time it is known by."""
+    from rnnlab.machine import _start_time
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / str(pid)).write_text(_start_time(pid) if started is None else started)

@@ -5,8 +5,9 @@ sweep's parallel jobs, oversubscribe the cores, and OpenMP threads that spin-wai
 process tens of times slower. ``threads=auto`` (the default) therefore gives each process its share of the cores
 (the cores divided by a multirun launcher's parallel jobs), and a recurrent model too small to gain from a second
 thread only one: its steps are chains of small matrix products, where a thread's wake-up costs as much as it saves.
-``threads=<n>`` sets it outright; with ``threads=auto`` an ``OMP_NUM_THREADS`` set in the environment wins, as
-torch's own default does.
+While it runs, an auto run keeps to its share beside the other rnnlab runs on the machine, whenever they start
+(:class:`~rnnlab.callbacks.thread_share.ThreadShare`). ``threads=<n>`` sets it outright; with ``threads=auto`` an
+``OMP_NUM_THREADS`` set in the environment wins, as torch's own default does.
 
 ``python scripts/bench.py --only threads`` measures the gain of a second thread per model size, which
 :data:`SMALL_WORK` is read from.
@@ -15,20 +16,20 @@ torch's own default does.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.errors import ConfigError
+from rnnlab.machine import RunRegistry, cores, share
+
+if TYPE_CHECKING:
+    from rnnlab.callbacks.thread_share import ThreadShare
 
 # Below this many multiply-adds per time step in the recurrent layers (batch × hidden × gate rows, summed over
 # layers and directions), a second thread gained < 10 % in `scripts/bench.py --only threads` on 2 cores.
 SMALL_WORK = 200_000
 GATE_ROWS = {"rnn": 1, "gru": 3, "lstm": 4}
-
-
-def cores() -> int:
-    """The cores this process may run on (its affinity mask, e.g. under taskset or a container's CPU set)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def parallel_jobs() -> int:
@@ -64,16 +65,26 @@ def resolve_threads(cfg: DictConfig) -> tuple[int, str]:
     if os.environ.get("OMP_NUM_THREADS", "").isdigit() and int(os.environ["OMP_NUM_THREADS"]) > 0:
         return int(os.environ["OMP_NUM_THREADS"]), "auto: OMP_NUM_THREADS"
     jobs = parallel_jobs()
-    share = max(1, cores() // jobs)
-    if share > 1 and recurrent_work(cfg) < SMALL_WORK:
+    per_job = max(1, cores() // jobs)
+    if per_job > 1 and recurrent_work(cfg) < SMALL_WORK:
         return 1, "auto: a small recurrent model gains < 10 % from a second thread"
-    return share, f"auto: {cores()} core(s)" + (f" / {jobs} parallel jobs" if jobs > 1 else "")
+    return per_job, f"auto: {cores()} core(s)" + (f" / {jobs} parallel jobs" if jobs > 1 else "")
 
 
-def apply_threads(cfg: DictConfig) -> tuple[int, str]:
-    """Set torch's intra-op threads for ``cfg`` (:func:`resolve_threads`); returns the count and the reason."""
+def apply_threads(cfg: DictConfig) -> tuple[int, str, ThreadShare]:
+    """Set torch's intra-op threads for ``cfg`` (:func:`resolve_threads`; an auto run's share beside the rnnlab runs
+    already on the machine); returns the count, the reason, and the callback that registers the run and keeps an
+    auto run to its share."""
     import torch
 
-    threads, why = resolve_threads(cfg)
+    from rnnlab.callbacks.thread_share import ThreadShare  # Lightning: imported by the runs that train only
+
+    ceiling, why = resolve_threads(cfg)
+    adapt = why.startswith("auto") and why != "auto: OMP_NUM_THREADS"
+    registry = RunRegistry()
+    others = registry.others() if adapt else 0
+    threads = share(ceiling, others) if adapt else ceiling
+    if threads < ceiling:
+        why = f"{why}, shared with {others} other rnnlab run(s)"
     torch.set_num_threads(threads)
-    return threads, why
+    return threads, why, ThreadShare(ceiling, adapt, registry)

@@ -69,14 +69,14 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     """Run one training job; return (metrics, objects). Raises ConfigError before building anything bad."""
     validate(cfg)
     quiet_library_output()
-    threads, why = apply_threads(cfg)
+    threads, why, sharing = apply_threads(cfg)
     for line in describe_run(cfg, _recipe_choice(cfg)):
         log.info(line)
     log.info("Threads: %d (%s)", threads, why)
     L.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg)
     module = build_module(cfg, datamodule.vocab)
-    trainer = make_trainer(cfg)
+    trainer = make_trainer(cfg, extra_callbacks=[sharing])
 
     if cfg.train:
         resume, trust = cfg.get("ckpt_path"), cfg.get("trust_checkpoint", False)
@@ -121,7 +121,10 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         trainer.test(module, datamodule=datamodule, verbose=False)  # the metrics are logged below
         test_metrics = scalar_metrics(trainer.callback_metrics, "test/")
         metrics.update(test_metrics)
-    write_metrics(cfg.paths.output_dir, {**metrics, "threads": threads, "checkpoint": best or None})
+    write_metrics(
+        cfg.paths.output_dir,
+        {**metrics, "threads": threads, "threads_fewest": sharing.fewest, "checkpoint": best or None},
+    )
 
     log.info("Run directory:   %s (metrics in metrics.json)", cfg.paths.output_dir)
     if best:

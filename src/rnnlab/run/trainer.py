@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import hydra
@@ -85,10 +86,10 @@ def make_deterministic(cfg: DictConfig) -> None:
         )
 
 
-def make_trainer(cfg: DictConfig, with_callbacks: bool = True) -> L.Trainer:
+def make_trainer(cfg: DictConfig, with_callbacks: bool = True, extra_callbacks: Sequence = ()) -> L.Trainer:
     quiet_library_output()
     make_deterministic(cfg)
-    callbacks = instantiate_group(cfg.get("callbacks")) if with_callbacks else []
+    callbacks = [*instantiate_group(cfg.get("callbacks")), *extra_callbacks] if with_callbacks else []
     loggers = instantiate_group(cfg.get("logger"))
     family = family_of(cfg.task.head)
     # Families that optimize manually (several steps per Lightning step, truncated BPTT) clip with this same setting
