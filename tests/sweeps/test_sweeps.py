@@ -146,6 +146,20 @@ def test_the_joblib_launcher_runs_jobs_side_by_side_in_their_own_directories(tmp
     assert [job.settings["seed"] for job in sweep.read_sweep(sweep_dir)] == ["1", "2"]
 
 
+def test_local_parallel_runs_jobs_in_forked_workers_and_records_a_failed_one(tmp_path):
+    # Job 0 is refused before training; the two workers run all three jobs and the sweep goes on.
+    result, sweep_dir = multirun(
+        tmp_path, "hydra/launcher=local_parallel", "hydra.launcher.n_jobs=2", "optimizer.lr=-1,0.01,0.02", *TINY
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Launching 3 jobs, 2 at a time" in result.stdout + result.stderr
+    assert (sweep_dir / "0" / "failed.json").exists()
+    assert sorted(p.parent.name for p in sweep_dir.glob("*/metrics.json")) == ["1", "2"]
+    for job in ("1", "2"):  # each job's share: 2 cores ÷ 2 jobs, and the model is small anyway
+        assert json.loads((sweep_dir / job / "metrics.json").read_text())["threads"] == 1
+    assert [job.settings["optimizer.lr"] for job in sweep.read_sweep(sweep_dir)] == ["-1", "0.01", "0.02"]
+
+
 def test_the_slurm_launcher_composes_with_a_gpu_a_time_limit_and_a_partition_to_fill_in():
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
         cfg = compose("train", ["hydra/launcher=slurm", "hydra.launcher.partition=gpu"], return_hydra_config=True)
