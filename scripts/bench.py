@@ -49,6 +49,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, help="repetitions per variant (default: each benchmark's own)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (cold start runs as the default config does)")
     parser.add_argument("--no-compile", action="store_true", help="skip the compiled loop (compilation takes minutes)")
+    parser.add_argument(
+        "--no-before", action="store_true", help="concurrency: rnnlab's defaults only, not the settings before threads"
+    )
     parser.add_argument("--out", type=Path, default=Path("outputs/bench"))
     return parser.parse_args()
 
@@ -72,6 +75,8 @@ def main() -> None:
             settings["repeats"] = args.repeats
         if name != "cold_start":
             settings["device"] = args.device
+        if name == "concurrency" and args.no_before:
+            settings["before"] = False
         if name == "implementations" and args.no_compile:
             settings["compile_step"] = False
         print(f"== {name}", flush=True)

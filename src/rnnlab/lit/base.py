@@ -32,6 +32,7 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torchmetrics import Metric
 
 from rnnlab.errors import ConfigError
+from rnnlab.lit.plain_step import PlainStep
 
 log = logging.getLogger("rnnlab")
 
@@ -67,6 +68,8 @@ class RecurrentModule(L.LightningModule):
     clips_itself: ClassVar[bool] = True
     groups_batches: ClassVar[bool] = False
     shards_batches: ClassVar[bool] = True
+    # Manual optimizer steps skip Lightning's per-step wrappers where they would do nothing (rnnlab.lit.plain_step).
+    plain_steps: ClassVar[bool] = True
 
     def __init__(self, net: nn.Module, setup: TrainingSetup, **options: Any) -> None:
         """``options``: the family's own settings (stored in the checkpoint's hyper-parameters with ``config``,
@@ -85,6 +88,7 @@ class RecurrentModule(L.LightningModule):
         self.latest: dict[str, Tensor] = {}
         # What a checkpoint being resumed held (on_load_checkpoint), until training goes on.
         self._resumed: dict[str, Any] | None = None
+        self._plain_step: PlainStep | None = None
 
     # --- what the family declares ------------------------------------------------------------------------------
     @classmethod
@@ -150,6 +154,12 @@ class RecurrentModule(L.LightningModule):
         if self._resumed is None:
             for best in self.best.values():
                 best.reset()
+        manual = not self.automatic_optimization
+        plain = manual and self.plain_steps and PlainStep.applies(self.trainer)
+        self._plain_step = PlainStep(self.trainer, self) if plain else None
+
+    def on_train_end(self) -> None:
+        self._plain_step = None  # it holds the trainer
 
     def on_train_epoch_start(self) -> None:
         # Resumed from the validation that ended an epoch, Lightning goes on with the next epoch without that
@@ -179,6 +189,8 @@ class RecurrentModule(L.LightningModule):
     def optimize(self, loss: Tensor | None = None, grads: dict[str, Tensor] | None = None) -> None:
         """One optimizer step under manual optimization: zero, backward on ``loss`` (or the given ``grads`` by
         parameter name of ``net``), step (which clips first: :meth:`on_before_optimizer_step`)."""
+        if self._plain_step is not None:
+            return self._plain_step(loss, grads)
         optimizer = self.optimizers()
         optimizer.zero_grad()
         if grads is None:

@@ -1,0 +1,71 @@
+"""An optimizer step under manual optimization without Lightning's per-step wrappers, where they do nothing.
+
+Lightning routes every ``manual_backward`` and ``optimizer.step()`` through its strategy, its precision plugin and
+its optimizer wrapper, and every hook through a loop over all callbacks inside a profiler context. With 32-bit
+precision on one device and no profiler, all of that comes down to the hooks the callbacks override, the backward
+pass, the module's own hooks and the optimizer's step, in that order: :class:`PlainStep` does exactly that and
+nothing else, counting the step as Lightning does (``trainer.global_step``). What it saves:
+``python scripts/bench.py --only overhead``; where the time went: ``python scripts/profile_step.py``
+(docs/performance.md). Any other configuration (mixed or double precision, DDP or another strategy, a profiler)
+keeps Lightning's path.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.plugins.precision import Precision
+from lightning.pytorch.profilers import PassThroughProfiler
+from lightning.pytorch.strategies import SingleDeviceStrategy
+from torch import Tensor
+
+HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
+
+
+def overrides(callback: Callback, hook: str) -> bool:
+    return getattr(type(callback), hook) is not getattr(Callback, hook)
+
+
+class PlainStep:
+    """One optimizer step of ``module`` (a manual-optimization LightningModule being fitted by ``trainer``)."""
+
+    @staticmethod
+    def applies(trainer: L.Trainer) -> bool:
+        """Whether Lightning's wrappers do nothing here but call hooks: exactly 32-bit precision (not a
+        subclass), one device, no profiler."""
+        return (
+            type(trainer.precision_plugin) is Precision
+            and type(trainer.strategy) is SingleDeviceStrategy
+            and isinstance(trainer.profiler, PassThroughProfiler)
+        )
+
+    def __init__(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self.trainer, self.module = trainer, module
+        self.optimizer = module.optimizers(use_pl_optimizer=False)
+        self.progress = trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
+        self.callbacks = {hook: [c for c in trainer.callbacks if overrides(c, hook)] for hook in HOOKS}
+
+    def _hook(self, name: str, *args) -> None:
+        """Callbacks first, then the module, with the module's current hook name set as Lightning sets it (its
+        ``self.log`` checks where it is called from)."""
+        module = self.module
+        previous, module._current_fx_name = module._current_fx_name, name
+        for callback in self.callbacks[name]:
+            getattr(callback, name)(self.trainer, module, *args)
+        getattr(module, name)(*args)
+        module._current_fx_name = previous
+
+    def __call__(self, loss: Tensor | None, grads: dict[str, Tensor] | None) -> None:
+        optimizer, module = self.optimizer, self.module
+        optimizer.zero_grad()
+        if grads is None:
+            self._hook("on_before_backward", loss)
+            module.backward(loss)
+            self._hook("on_after_backward")
+        else:
+            for name, parameter in module.net.named_parameters():
+                parameter.grad = grads[name]
+        self.progress.increment_ready()
+        self._hook("on_before_optimizer_step", optimizer)
+        optimizer.step()
+        self.progress.increment_completed()
