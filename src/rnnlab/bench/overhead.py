@@ -3,8 +3,9 @@
 Both train the same network (built from the same config) on the same in-memory data with the same batch size
 and optimizer. The rnnlab variant is ``rnnlab.run.train.train`` — config → DataModule → LightningModule →
 ``Trainer.fit`` with the default callbacks, logger and progress bar — and the plain one a loop of
-index → forward → cross-entropy → backward → step. Each reports the sequences per second of its training
-epochs after the first (steady state); validation is not timed.
+index → forward → cross-entropy → backward → step. A third variant is rnnlab's path with Lightning's own
+optimizer step in place of :class:`~rnnlab.lit.plain_step.PlainStep` (what the plain step gains). Each reports the
+sequences per second of its training epochs after the first (steady state); validation is not timed.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
 from rnnlab.bench.harness import Result, interleave
+from rnnlab.lit.base import RecurrentModule
 from rnnlab.run.build import build_datamodule, build_net
 from rnnlab.run.config import CONFIG_DIR
 
@@ -59,6 +61,15 @@ def timed_train(cfg: DictConfig) -> tuple[list[float], dict]:
         _, objects = train(cfg)
     (timer,) = (c for c in objects["trainer"].callbacks if isinstance(c, EpochTimer))
     return timer.seconds, objects
+
+
+def lightning_step_train(cfg: DictConfig) -> tuple[list[float], dict]:
+    """:func:`timed_train` with Lightning's own optimizer step (``RecurrentModule.plain_steps`` off)."""
+    RecurrentModule.plain_steps = False
+    try:
+        return timed_train(cfg)
+    finally:
+        RecurrentModule.plain_steps = True
 
 
 def bits_config(
@@ -130,6 +141,9 @@ def run(
         values = interleave(
             {
                 "rnnlab": lambda cfg=cfg: steady_throughput(lambda: timed_train(cfg)[0], sequences),
+                "rnnlab, Lightning's step": lambda cfg=cfg: steady_throughput(
+                    lambda: lightning_step_train(cfg)[0], sequences
+                ),
                 "plain": lambda cfg=cfg: steady_throughput(lambda: plain_run(cfg, device), sequences),
             },
             repeats,
@@ -137,7 +151,18 @@ def run(
         case = f"B={batch_size} H={hidden_size} T=10"
         for variant, v in values.items():
             results.append(Result("overhead", case, variant, "sequences/s", v))
-        ratio = statistics.median(values["rnnlab"]) / statistics.median(values["plain"])
+        median = {variant: statistics.median(v) for variant, v in values.items()}
+        comparisons.append(
+            {
+                "benchmark": "overhead",
+                "case": case,
+                "ratio": "rnnlab / rnnlab with Lightning's step",
+                "value": median["rnnlab"] / median["rnnlab, Lightning's step"],
+                "goal": None,
+                "met": None,
+            }
+        )
+        ratio = median["rnnlab"] / median["plain"]
         goal = goals.get(batch_size)
         comparisons.append(
             {

@@ -18,8 +18,16 @@ class NonFiniteGuard(L.Callback):
     logs that norm as ``train/grad_norm``: the gradient as the optimizer would see it, before clipping.
     """
 
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Listed once: walking the module tree (its metrics included) every step costs more than the norm.
+        self._parameters = list(pl_module.parameters())
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._parameters = None
+
     def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer) -> None:
-        grads = [p.grad for p in pl_module.parameters() if p.grad is not None]
+        parameters = getattr(self, "_parameters", None) or pl_module.parameters()
+        grads = [p.grad for p in parameters if p.grad is not None]
         if not grads:
             return
         norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))

@@ -12,6 +12,8 @@ keeps Lightning's path.
 
 from __future__ import annotations
 
+from functools import partial
+
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.plugins.precision import Precision
@@ -43,16 +45,24 @@ class PlainStep:
         self.trainer, self.module = trainer, module
         self.optimizer = module.optimizers(use_pl_optimizer=False)
         self.progress = trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
-        self.callbacks = {hook: [c for c in trainer.callbacks if overrides(c, hook)] for hook in HOOKS}
+        # Per hook, what overrides it: the callbacks in the trainer's order, then the module. A hook nobody
+        # overrides is skipped (Lightning would call its empty default).
+        self.hooks: dict[str, list] = {}
+        for hook in HOOKS:
+            calls = [partial(getattr(c, hook), trainer, module) for c in trainer.callbacks if overrides(c, hook)]
+            if getattr(type(module), hook) is not getattr(L.LightningModule, hook):
+                calls.append(getattr(module, hook))
+            self.hooks[hook] = calls
 
     def _hook(self, name: str, *args) -> None:
-        """Callbacks first, then the module, with the module's current hook name set as Lightning sets it (its
-        ``self.log`` checks where it is called from)."""
+        """With the module's current hook name set as Lightning sets it (its ``self.log`` checks where it is
+        called from)."""
+        if not (calls := self.hooks[name]):
+            return
         module = self.module
         previous, module._current_fx_name = module._current_fx_name, name
-        for callback in self.callbacks[name]:
-            getattr(callback, name)(self.trainer, module, *args)
-        getattr(module, name)(*args)
+        for call in calls:
+            call(*args)
         module._current_fx_name = previous
 
     def __call__(self, loss: Tensor | None, grads: dict[str, Tensor] | None) -> None:
