@@ -187,7 +187,7 @@ def test_resume_last_skips_a_truncated_or_foreign_checkpoint_and_says_so(tmp_pat
         os.utime(runs / run / "checkpoints" / "last.ckpt", (int(run[0]) * 1e9,) * 2)
 
     resume = compose_config("train", [*overrides, "ckpt_path=last"], tmp_path / "resumed")
-    assert find_last_checkpoint(resume) == last
+    assert find_last_checkpoint(resume)[0] == last
     skipped = [r.getMessage() for r in caplog.records if r.getMessage().startswith("ckpt_path=last: skipping")]
     assert [line.split(": ")[2] for line in skipped] == [
         f"ckpt_path={runs / '3_cut_short' / 'checkpoints' / 'last.ckpt'} is not a readable rnnlab checkpoint "

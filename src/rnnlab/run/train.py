@@ -25,9 +25,9 @@ SAME_RUN_KEYS = ("task", "model", "optimizer", "scheduler", "trainer", "seed")
 RESUMABLE = ("last.ckpt", "interrupted.ckpt")
 
 
-def find_last_checkpoint(cfg: DictConfig) -> Path:
+def find_last_checkpoint(cfg: DictConfig) -> tuple[Path, dict[str, Any]]:
     """The newest ``last.ckpt`` or ``interrupted.ckpt`` of the earlier runs of this configuration under
-    ``paths.log_dir``: where the latest of them stopped."""
+    ``paths.log_dir`` (where the latest of them stopped), and its contents, read and checked."""
     ours = {
         key: OmegaConf.to_container(cfg[key]) if OmegaConf.is_config(cfg[key]) else cfg[key] for key in SAME_RUN_KEYS
     }
@@ -45,8 +45,8 @@ def find_last_checkpoint(cfg: DictConfig) -> Path:
                     candidates.append((checkpoint.stat().st_mtime, checkpoint))
     for _, checkpoint in sorted(candidates, reverse=True):
         try:  # a file cut short (not by rnnlab: it writes atomically) or put there from another run
-            check_compatible(load_checkpoint(checkpoint, cfg.get("trust_checkpoint", False)), cfg, checkpoint)
-            return checkpoint
+            check_compatible(loaded := load_checkpoint(checkpoint, cfg.get("trust_checkpoint", False)), cfg, checkpoint)
+            return checkpoint, loaded
         except ConfigError as error:
             log.warning("ckpt_path=last: skipping %s: %s", checkpoint, error)
     raise ConfigError(
@@ -81,21 +81,23 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     if cfg.train:
         resume, trust = cfg.get("ckpt_path"), cfg.get("trust_checkpoint", False)
         if resume == "last":
-            resume = find_last_checkpoint(cfg)
+            resume, resumed = find_last_checkpoint(cfg)
             log.info("Resuming from %s", resume)
-        if resume:
+        elif resume:
             # A missing, unreadable, untrusted or foreign file: one line, before fitting.
             check_compatible(resumed := load_checkpoint(resume, trust), cfg, resume)
+        if resume:
+            stopped_at = resumed["epoch"], resumed["global_step"]  # not the whole checkpoint, held through fit
+            del resumed
         try:
             trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=not trust)
         except SIGTERMException:  # InterruptHandler has saved and said how to resume; exit as killed by SIGTERM
             raise SystemExit(128 + signal.SIGTERM) from None
-        if resume and trainer.global_step == resumed["global_step"]:
+        if resume and trainer.global_step == stopped_at[1]:
             log.info(
                 "Nothing left to train: %s ended its run at epoch %d, step %d%s",
                 resume,
-                resumed["epoch"],
-                resumed["global_step"],
+                *stopped_at,
                 "; testing its best checkpoint" if cfg.test and datamodule.has_split("test") else "",
             )
     metrics = scalar_metrics(trainer.callback_metrics)
