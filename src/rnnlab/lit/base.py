@@ -189,16 +189,20 @@ class RecurrentModule(L.LightningModule):
     def optimize(self, loss: Tensor | None = None, grads: dict[str, Tensor] | None = None) -> None:
         """One optimizer step under manual optimization: zero, backward on ``loss`` (or the given ``grads`` by
         parameter name of ``net``), step (which clips first: :meth:`on_before_optimizer_step`)."""
-        if self._plain_step is not None:
-            return self._plain_step(loss, grads)
-        optimizer = self.optimizers()
+        plain = self._plain_step  # Lightning's path where its wrappers do something
+        optimizer = plain.optimizer if plain else self.optimizers()
         optimizer.zero_grad()
-        if grads is None:
-            self.manual_backward(loss)
-        else:
+        if grads is not None:
             for name, parameter in self.net.named_parameters():
                 parameter.grad = grads[name]
-        optimizer.step()
+        elif plain:
+            plain.backward(loss)
+        else:
+            self.manual_backward(loss)
+        if plain:
+            plain.step()
+        else:
+            optimizer.step()
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         """Gradient clipping, which Lightning leaves to the module in manual mode, from the same key as in automatic

@@ -29,7 +29,8 @@ def overrides(callback: Callback, hook: str) -> bool:
 
 
 class PlainStep:
-    """One optimizer step of ``module`` (a manual-optimization LightningModule being fitted by ``trainer``)."""
+    """The backward pass and the optimizer step of ``module`` (a manual-optimization LightningModule being fitted
+    by ``trainer``), as :meth:`~rnnlab.lit.base.RecurrentModule.optimize` takes them."""
 
     @staticmethod
     def applies(trainer: L.Trainer) -> bool:
@@ -65,17 +66,13 @@ class PlainStep:
             call(*args)
         module._current_fx_name = previous
 
-    def __call__(self, loss: Tensor | None, grads: dict[str, Tensor] | None) -> None:
-        optimizer, module = self.optimizer, self.module
-        optimizer.zero_grad()
-        if grads is None:
-            self._hook("on_before_backward", loss)
-            module.backward(loss)
-            self._hook("on_after_backward")
-        else:
-            for name, parameter in module.net.named_parameters():
-                parameter.grad = grads[name]
+    def backward(self, loss: Tensor) -> None:
+        self._hook("on_before_backward", loss)
+        self.module.backward(loss)
+        self._hook("on_after_backward")
+
+    def step(self) -> None:
         self.progress.increment_ready()
-        self._hook("on_before_optimizer_step", optimizer)
-        optimizer.step()
+        self._hook("on_before_optimizer_step", self.optimizer)
+        self.optimizer.step()
         self.progress.increment_completed()
