@@ -41,7 +41,8 @@ def fused_key(param: str, layer: int, direction: int) -> str:
     return f"rnn.{param}_l{layer}{'_reverse' if direction else ''}"
 
 
-def _map_state(fn, state: State) -> State:
+def map_state(fn, state: State) -> State:
+    """``fn`` applied to a recurrent state: a tensor, or each tensor of an LSTM's (h, c)."""
     return tuple(fn(s) for s in state) if isinstance(state, tuple) else fn(state)
 
 
@@ -165,7 +166,7 @@ class RecurrentBackbone(nn.Module):
             if trace is not None:
                 trace.append([])
             for d, cell in enumerate(layer):
-                s0 = None if state is None else _map_state(lambda s, i=k * self.num_directions + d: s[i], state)
+                s0 = None if state is None else map_state(lambda s, i=k * self.num_directions + d: s[i], state)
                 steps = None if trace is None else []
                 out, final = self._run_direction(cell, x, lengths, s0, reverse=d == 1, steps=steps)
                 if trace is not None:

@@ -22,14 +22,9 @@ from typing import TypeVar
 import torch
 from torch import Tensor
 
+from rnnlab.models.backbone import map_state
+
 State = TypeVar("State")
-
-
-def select_rows(state: Tensor | tuple[Tensor, ...], rows: Tensor, dim: int = 1) -> Tensor | tuple[Tensor, ...]:
-    """The rows ``rows`` of a recurrent state (batch at ``dim``; an LSTM's (h, c) both)."""
-    if isinstance(state, tuple):
-        return tuple(s.index_select(dim, rows) for s in state)
-    return state.index_select(dim, rows)
 
 
 def normalised(scores: Tensor, lengths: Tensor, length_penalty: float) -> Tensor:
@@ -47,13 +42,12 @@ def beam_search(
     steps: int,
     beam_size: int,
     length_penalty: float = 0.0,
-    select: Callable[[State, Tensor], State] = select_rows,
 ) -> tuple[Tensor, Tensor]:
     """The best output (N, steps) of each of ``examples`` = N examples (END after END), and its score (N,).
 
     ``step(symbols, state) -> (logits, state)`` advances the decoder by one symbol for each of N·K rows; ``state``
-    holds the decoder's state with example i's K beams in rows i·K … i·K + K − 1 (anything else the decoder reads
-    per example must be repeated so already); ``select(state, rows)`` picks rows of it."""
+    holds the decoder's recurrent state (a tensor or an LSTM's (h, c), batch at dim 1) with example i's K beams in
+    rows i·K … i·K + K − 1 (anything else the decoder reads per example must be repeated so already)."""
     if beam_size < 1:
         raise ValueError(f"beam_size must be >= 1, got {beam_size}")
     n, k = examples, beam_size
@@ -85,7 +79,8 @@ def beam_search(
         symbols = symbol.view(-1)
         if finished.all():
             break
-        state = select(state, (beam + offsets).view(-1))
+        kept = (beam + offsets).view(-1)
+        state = map_state(lambda s, kept=kept: s.index_select(1, kept), state)
     final = normalised(scores, lengths, length_penalty)
     chosen = final.argmax(1)
     rows = torch.arange(n, device=device)

@@ -17,6 +17,7 @@ Training feeds the decoder the true previous symbol (teacher forcing); :meth:`Ch
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 
 import torch
@@ -24,8 +25,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnlab.models.attention import Attention, valid_positions
-from rnnlab.models.backbone import RecurrentBackbone, State
-from rnnlab.models.beam_search import beam_search, select_rows
+from rnnlab.models.backbone import RecurrentBackbone, State, map_state
+from rnnlab.models.beam_search import beam_search
 from rnnlab.models.heads import OutputLayer
 
 ENCODINGS = ("onehot", "embedding")
@@ -51,11 +52,11 @@ class SymbolEncoder(nn.Module):
 
 def detach_state(state: State) -> State:
     """The same state cut from the graph that produced it (truncated BPTT's chunk boundary)."""
-    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+    return map_state(Tensor.detach, state)
 
 
 def move_state(state: State, device: torch.device) -> State:
-    return tuple(s.to(device) for s in state) if isinstance(state, tuple) else state.to(device)
+    return map_state(lambda s: s.to(device), state)
 
 
 def choose(logits: Tensor, temperature: float | None, generator: torch.Generator | None = None) -> Tensor:
@@ -65,6 +66,29 @@ def choose(logits: Tensor, temperature: float | None, generator: torch.Generator
         return logits.argmax(-1)
     probabilities = (logits / temperature).softmax(-1)
     return torch.multinomial(probabilities, 1, generator=generator).squeeze(1)
+
+
+def feed_back(
+    advance: Callable[[Tensor], Tensor],
+    logits: Tensor,
+    steps: int,
+    temperature: float | None,
+    generator: torch.Generator | None,
+    end: int | None,
+) -> Tensor:
+    """(N, steps) symbols, the first chosen from ``logits`` (N, V) and each fed back through ``advance(symbol) ->
+    the next logits`` (:func:`choose`: greedy or sampled); after ``end``, only ``end``."""
+    done = torch.zeros(len(logits), dtype=torch.bool, device=logits.device)
+    out = []
+    for step in range(steps):
+        symbol = choose(logits, temperature, generator)
+        if end is not None:
+            symbol = symbol.masked_fill(done, end)
+            done |= symbol == end
+        out.append(symbol)
+        if step + 1 < steps:
+            logits = advance(symbol)
+    return torch.stack(out, dim=1)
 
 
 def check_temperature(temperature: float | None) -> None:
@@ -111,19 +135,13 @@ class CharRNN(nn.Module):
         ``temperature`` is None, else sampled from softmax(o / temperature). After ``end``, only ``end``."""
         check_temperature(temperature)
         logits, state = self(prime, state, context)
-        logits = logits[:, -1]
-        done = torch.zeros(len(prime), dtype=torch.bool, device=prime.device)
-        out = []
-        for step in range(steps):
-            symbol = choose(logits, temperature, generator)
-            if end is not None:
-                symbol = symbol.masked_fill(done, end)
-                done |= symbol == end
-            out.append(symbol)
-            if step + 1 < steps:
-                logits, state = self(symbol.unsqueeze(1), state, context)
-                logits = logits[:, -1]
-        return torch.stack(out, dim=1)
+
+        def advance(symbol: Tensor) -> Tensor:
+            nonlocal state
+            logits, state = self(symbol.unsqueeze(1), state, context)
+            return logits[:, -1]
+
+        return feed_back(advance, logits[:, -1], steps, temperature, generator, end)
 
 
 class Bridge(nn.Module):
@@ -304,14 +322,13 @@ class ConditionalGenerator(nn.Module):
                 logits, state, _ = self.step(symbols, state, memory)
                 return logits, state
 
-            state = select_rows(state, beams)
+            state = map_state(lambda s: s.index_select(1, beams), state)
             return beam_search(step, state, len(source), start, end, steps, beam_size, length_penalty)[0]
-        symbol = torch.full((len(source),), start, dtype=torch.long, device=source.device)
-        done = torch.zeros(len(source), dtype=torch.bool, device=source.device)
-        out = []
-        for _ in range(steps):
+
+        def advance(symbol: Tensor) -> Tensor:
+            nonlocal state
             logits, state, _ = self.step(symbol, state, memory)
-            symbol = choose(logits, temperature, generator).masked_fill(done, end)
-            done |= symbol == end
-            out.append(symbol)
-        return torch.stack(out, dim=1)
+            return logits
+
+        first = advance(torch.full((len(source),), start, dtype=torch.long, device=source.device))
+        return feed_back(advance, first, steps, temperature, generator, end)
