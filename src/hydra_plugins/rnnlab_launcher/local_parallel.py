@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib
 import logging
 import multiprocessing
-import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -26,6 +25,8 @@ from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
+
+from rnnlab.machine import cores
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,7 @@ class LocalParallelLauncher(Launcher):
         self.config, self.hydra_context, self.task_function = config, hydra_context, task_function
 
     def workers(self, jobs: int) -> int:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        return max(1, min(jobs, cores if self.n_jobs < 0 else self.n_jobs))
+        return max(1, min(jobs, cores() if self.n_jobs < 0 else self.n_jobs))
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         assert self.config is not None and self.hydra_context is not None and self.task_function is not None

@@ -18,15 +18,18 @@ class NonFiniteGuard(L.Callback):
     logs that norm as ``train/grad_norm``: the gradient as the optimizer would see it, before clipping.
     """
 
+    def __init__(self) -> None:
+        # Listed once per fit: walking the module tree (its metrics included) every step costs more than the norm.
+        self._parameters: list[torch.nn.Parameter] | None = None
+
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        # Listed once: walking the module tree (its metrics included) every step costs more than the norm.
         self._parameters = list(pl_module.parameters())
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._parameters = None
 
     def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer) -> None:
-        parameters = getattr(self, "_parameters", None) or pl_module.parameters()
+        parameters = self._parameters or pl_module.parameters()
         grads = [p.grad for p in parameters if p.grad is not None]
         if not grads:
             return

@@ -114,10 +114,10 @@ class Vocabulary:
     def encode_labels(self, labels: Sequence[str], locate: Callable[[int], str]) -> Tensor:
         """Label ids; a label the training data never had is an error naming where it occurs
         (``locate(i)`` says where ``labels[i]`` came from, e.g. ``"dev.conllu:17"``)."""
-        ids = [self._label_index.get(label, -1) for label in labels]
-        if -1 in ids:
-            i = ids.index(-1)
+        ids, unseen = self.encode_labels_with_unseen(labels)
+        if unseen:
+            i = next(i for i, label in enumerate(labels) if label not in self._label_index)
             raise DataError(
                 f"{locate(i)}: label {labels[i]!r} is not in the training label set ({', '.join(self.labels)})"
             )
-        return torch.tensor(ids, dtype=torch.long)
+        return ids

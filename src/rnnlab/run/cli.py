@@ -86,11 +86,12 @@ def _group_words(group: str) -> tuple[str, str]:
 def _check_choice(override: Any) -> None:
     """An override that picks a config file of a group (``task=pos``, ``-m model=rnn,gru``) must name one."""
     from rnnlab.run.config import CONFIG_DIR
+    from rnnlab.run.schema import chooses_config
 
+    if not chooses_config(override):
+        return
     group = override.key_or_group
     folder = CONFIG_DIR / group
-    if override.is_delete() or group.startswith("hydra") or "." in group or not folder.is_dir():
-        return
     try:
         values = list(override.sweep_string_iterator()) if override.is_sweep_override() else [override.value()]
     except Exception:  # a glob or range of files: Hydra expands and checks it

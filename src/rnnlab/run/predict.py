@@ -21,7 +21,11 @@ from rnnlab.run.evaluate import load_checkpoint
 
 def load_predictor(path: str, trust: bool = False) -> tuple[nn.Module, object, dict]:
     """The trained network (eval mode), its vocabulary and its configuration, from a checkpoint alone."""
-    checkpoint = load_checkpoint(path, trust)
+    return predictor_from(load_checkpoint(path, trust), path)
+
+
+def predictor_from(checkpoint: dict, path: str) -> tuple[nn.Module, object, dict]:
+    """:func:`load_predictor` of a checkpoint already read from ``path``."""
     hparams = checkpoint.get("hyper_parameters") or {}
     config, vocab = hparams.get("config"), hparams.get("vocab")
     if not config or not vocab:

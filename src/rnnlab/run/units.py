@@ -22,7 +22,7 @@ from rnnlab.errors import ConfigError
 from rnnlab.models.generators import CharRNN
 from rnnlab.run.build import build_datamodule
 from rnnlab.run.evaluate import load_checkpoint
-from rnnlab.run.predict import load_predictor
+from rnnlab.run.predict import predictor_from
 
 LANGUAGE_MODEL = "language_model"  # the head of the character LM family (task=char_lm and its experiments)
 SPLITS = ("train", "val", "test")
@@ -45,7 +45,8 @@ class UnitsReport:
 
 def load_language_model(path: str, trust: bool = False) -> tuple[CharRNN, Alphabet, dict]:
     """A character LM's network (eval mode), alphabet and configuration; any other checkpoint is a ConfigError."""
-    config = (load_checkpoint(path, trust).get("hyper_parameters") or {}).get("config")
+    checkpoint = load_checkpoint(path, trust)
+    config = (checkpoint.get("hyper_parameters") or {}).get("config")
     if not config:
         raise ConfigError(f"{path} holds no rnnlab configuration; was it written by scripts/train.py?")
     task = config["task"]
@@ -54,7 +55,7 @@ def load_language_model(path: str, trust: bool = False) -> tuple[CharRNN, Alphab
             f"{path} was trained on task={task['name']}, not a character language model; units reads the hidden "
             "units of a task=char_lm checkpoint (e.g. of experiment=shakespeare_lstm)"
         )
-    return load_predictor(path, trust)
+    return predictor_from(checkpoint, path)
 
 
 def listed(value) -> list:
