@@ -17,8 +17,9 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from rnnlab.data.batches import EpochBatchSampler
-from rnnlab.run.build import build_datamodule, build_module
+from rnnlab.run.build import build_module
 from rnnlab.run.config import CONFIG_DIR
+from rnnlab.run.datamodule import build_datamodule
 
 
 def run(module, optimizer, dataset, sampler, steps: int) -> tuple[float, int, int]:

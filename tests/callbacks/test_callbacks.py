@@ -12,10 +12,12 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from rnnlab.analysis.gradient_flow import decay_per_step, state_gradient_norms
 from rnnlab.callbacks import TrainingDiverged
+from rnnlab.lit.data import LightningData
 from rnnlab.models import RecurrentBackbone, RecurrentNet
-from rnnlab.run.build import build_datamodule, build_module, build_net
+from rnnlab.run.build import build_module, build_net
 from rnnlab.run.cli import exit_on_user_error
 from rnnlab.run.config import CONFIG_DIR, ConfigError, validate
+from rnnlab.run.datamodule import build_datamodule
 from rnnlab.run.train import train
 from rnnlab.run.trainer import make_trainer
 
@@ -79,7 +81,7 @@ def test_nonfinite_gradients_stop_training_naming_the_step_and_the_last_good_che
 
     trainer.callbacks.append(PoisonSecondEpoch())
     with pytest.raises(TrainingDiverged) as error:
-        trainer.fit(module, datamodule=datamodule)
+        trainer.fit(module, datamodule=LightningData(datamodule))
     message = str(error.value)
     steps_per_epoch = math.ceil(len(datamodule.split("train")["target"]) / cfg.task.data.batch_size)
     assert f"the gradient norm became nan at step {steps_per_epoch} (epoch 1)" in message

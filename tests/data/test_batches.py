@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 
 import pytest
 import torch
@@ -12,6 +13,7 @@ from hydra import compose, initialize_config_dir
 
 from rnnlab.data import BitsDataModule, batches
 from rnnlab.data.batches import EpochBatchSampler, RaggedBatches, TensorBatches, tensor_loader
+from rnnlab.data.digit_captions import NAMES
 from rnnlab.run.config import CONFIG_DIR, ConfigError
 from rnnlab.run.show_data import example_records, print_examples
 
@@ -234,3 +236,35 @@ def test_print_examples_writes_json_lines():
     lines = out.getvalue().splitlines()
     assert [json.loads(line) for line in lines] == example_records(cfg)
     assert len(lines) == 4
+
+
+def shows_words_and_their_tags(record):
+    return len(record["words"]) == len(record["tags"]) and all(tag.isupper() for tag in record["tags"])
+
+
+def shows_text_and_the_next_characters(record):
+    return record["input"][1:] == record["target"][:-1] and len(record["target"]) == len(record["input"])
+
+
+SHAKESPEARE = "task.data.path=${paths.data_dir}/tinyshakespeare/input.txt"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "readable"),
+    [
+        (["task=pos"], shows_words_and_their_tags),
+        (["task=sentiment"], lambda r: r["label"] in {"positive", "negative"} and all(map(str.isascii, r["words"]))),
+        (["task=char_lm", SHAKESPEARE], shows_text_and_the_next_characters),
+        (["task=translate"], lambda r: re.fullmatch(r"\d{4}-\d\d-\d\d", r["target"]) and isinstance(r["source"], str)),
+        (["task=caption"], lambda r: r["target"] == " ".join(NAMES[d] for d in r["source"])),
+    ],
+    ids=["pos", "sentiment", "shakespeare", "translate", "caption"],
+)
+def test_every_kind_of_task_shows_readable_examples(overrides, readable):
+    records = example_records(show_data_cfg(*overrides, "n=3"))
+    assert len(records) == 3 and all(readable(record) for record in records)
+
+
+def test_a_split_the_data_lacks_is_one_line():
+    with pytest.raises(ConfigError, match="split=test: this task's data has no test split"):
+        example_records(show_data_cfg("task=pos", "split=test"))

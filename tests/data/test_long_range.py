@@ -9,8 +9,9 @@ import torch
 
 from rnnlab.data.long_range import LongRangeDataModule, chance_level, generate_tokens
 from rnnlab.data.splits import SPLITS
-from rnnlab.run.build import build_datamodule, build_module
+from rnnlab.run.build import build_module
 from rnnlab.run.config import validate
+from rnnlab.run.datamodule import build_datamodule
 from rnnlab.run.train import train
 
 logging.getLogger("lightning").setLevel(logging.WARNING)

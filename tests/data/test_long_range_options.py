@@ -10,7 +10,9 @@ import torch
 from rnnlab.data.long_range import LongRangeDataModule, chance_level, generate_tokens
 from rnnlab.data.splits import SPLITS
 from rnnlab.errors import ConfigError
-from rnnlab.run.build import build_datamodule, build_module
+from rnnlab.lit.data import LightningData
+from rnnlab.run.build import build_module
+from rnnlab.run.datamodule import build_datamodule
 
 SIZES = {"train": 512, "val": 256, "test": 256}
 
@@ -137,5 +139,5 @@ def test_lightning_trains_each_epoch_on_that_epochs_fresh_sequences(make_cfg):
         enable_model_summary=False,
         accelerator="cpu",
     )
-    trainer.fit(build_module(cfg), datamodule=data)
+    trainer.fit(build_module(cfg), datamodule=LightningData(data))
     assert recorder.by_epoch == {epoch: epoch_rows(data, epoch) for epoch in range(3)}

@@ -13,8 +13,8 @@ from rnnlab.data import TaggingDataModule
 from rnnlab.data.conllu_reader import read_conllu
 from rnnlab.data.words import UNK, shape_id
 from rnnlab.errors import DataError
-from rnnlab.run.build import build_datamodule
 from rnnlab.run.config import validate
+from rnnlab.run.datamodule import build_datamodule
 
 WORDS = [
     ("Da", "me", "lo", "de", "el", "mercado", "."),

@@ -10,8 +10,9 @@ import pytest
 from rnnlab.data import ADDING_BASELINE_MSE
 from rnnlab.lit import SequenceRegressor
 from rnnlab.models.gate_init import effective_gate_biases
-from rnnlab.run.build import build_datamodule, build_module
+from rnnlab.run.build import build_module
 from rnnlab.run.config import logged_metrics, metric_direction, validate
+from rnnlab.run.datamodule import build_datamodule
 from rnnlab.run.train import train
 
 TINY = ["task.seq_len=10", "task.data.sizes={train: 200, val: 100, test: 100}", "trainer.max_steps=8"]

@@ -22,11 +22,13 @@ from rnnlab.data.char_text import CharTextDataModule, StreamWindows, batchify
 from rnnlab.data.dates import FORMATS, DateTranslationDataModule, days
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.lit import LanguageModel, TrainingSetup
+from rnnlab.lit.data import LightningData
 from rnnlab.lit.metrics import GenerationMetrics
 from rnnlab.models import RecurrentBackbone
 from rnnlab.models.generators import CharRNN, SymbolEncoder
-from rnnlab.run.build import build_datamodule, build_module
+from rnnlab.run.build import build_module
 from rnnlab.run.config import validate
+from rnnlab.run.datamodule import build_datamodule
 from rnnlab.run.evaluate import evaluate
 from rnnlab.run.predict import predict
 from rnnlab.run.train import train
@@ -131,7 +133,7 @@ def stream_data(tmp_path):
 @pytest.mark.parametrize(("length", "bptt"), [(10, 3), (9, 3), (10, 10), (4, 100)])
 def test_a_sequence_of_length_t_makes_ceil_t_over_k_optimizer_steps(stream_data, length, bptt):
     trainer = L.Trainer(max_epochs=1, limit_val_batches=0, **QUIET_TRAINER)
-    trainer.fit(tiny_lm(bptt, lr=0.1), datamodule=stream_data(length))
+    trainer.fit(tiny_lm(bptt, lr=0.1), datamodule=LightningData(stream_data(length)))
     assert trainer.global_step == math.ceil(length / bptt)
 
 
@@ -155,7 +157,7 @@ def record_steps(module: LanguageModel) -> list[dict[str, torch.Tensor]]:
 def test_no_gradient_crosses_a_chunk_boundary(stream_data):
     module, data = tiny_lm(bptt=4), stream_data(12)
     steps = record_steps(module)  # lr = 0: the weights stay as they are, so chunks can be replayed below
-    L.Trainer(max_epochs=1, limit_val_batches=0, **QUIET_TRAINER).fit(module, datamodule=data)
+    L.Trainer(max_epochs=1, limit_val_batches=0, **QUIET_TRAINER).fit(module, datamodule=LightningData(data))
     assert len(steps) == 3
     inputs, targets = batchify(data.split_ids("train"), 2)
     chunks = list(zip(inputs.split(4, 1), targets.split(4, 1), strict=True))
@@ -187,7 +189,7 @@ class StateRecorder(LanguageModel):
 def test_the_state_is_carried_across_batches_and_reset_each_epoch(stream_data):
     module, data = tiny_lm(bptt=3), stream_data(6, window=3)
     recorder = StateRecorder(module.net, module.training_setup, bptt=3)
-    L.Trainer(max_epochs=2, limit_val_batches=0, **QUIET_TRAINER).fit(recorder, datamodule=data)
+    L.Trainer(max_epochs=2, limit_val_batches=0, **QUIET_TRAINER).fit(recorder, datamodule=LightningData(data))
     starts = [state for stage, state in recorder.seen if stage == "train"]
     assert len(starts) == 4  # 2 epochs x 2 batches of one chunk
     assert starts[0] is None and starts[2] is None
@@ -199,7 +201,7 @@ def test_the_state_is_carried_across_batches_and_reset_each_epoch(stream_data):
 
 def test_evaluation_carries_the_state_so_windows_score_like_one_pass(stream_data):
     module, data = tiny_lm(bptt=3), stream_data(20, window=7)
-    (metrics,) = L.Trainer(**QUIET_TRAINER).validate(module, datamodule=data, verbose=False)
+    (metrics,) = L.Trainer(**QUIET_TRAINER).validate(module, datamodule=LightningData(data), verbose=False)
     inputs, targets = batchify(data.split_ids("val"), 2)
     with torch.no_grad():
         logits, _ = module.net(inputs)
@@ -212,7 +214,7 @@ def test_evaluation_carries_the_state_so_windows_score_like_one_pass(stream_data
 def test_truncated_bptt_clips_gradients_from_the_trainer_setting(make_cfg, stream_data):
     module = tiny_lm(bptt=5, lr=1.0, clip=0.01)
     steps = record_steps(module)
-    L.Trainer(max_epochs=1, limit_val_batches=0, **QUIET_TRAINER).fit(module, datamodule=stream_data(10))
+    L.Trainer(max_epochs=1, limit_val_batches=0, **QUIET_TRAINER).fit(module, datamodule=LightningData(stream_data(10)))
     norms = [torch.linalg.vector_norm(torch.stack([g.norm() for g in step.values()])) for step in steps]
     assert len(norms) == 2 and all(n <= 0.01 + 1e-6 for n in norms)
     cfg = make_cfg("char_lm", "rnn", "trainer.gradient_clip_val=0.25")

@@ -12,8 +12,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
 from rnnlab.lit.nets import sequence_length
-from rnnlab.run.build import build_datamodule, build_module
+from rnnlab.run.build import build_module
 from rnnlab.run.config import CONFIG_DIR, ConfigError, describe_run, validate
+from rnnlab.run.datamodule import build_datamodule
 
 
 def test_the_issue_lists_every_task_and_model():

@@ -133,5 +133,5 @@ def test_debug_overfit_trains_on_the_same_batches_every_epoch(make_cfg, task):
     extra = ["task.data.train_file=${task.data.dev_file}"] if task == "pos" else []
     metrics, objects = train(make_cfg(task, "rnn", "debug=overfit", "trainer.max_epochs=2", *extra))
     assert objects["trainer"].overfit_batches == 1 and "train/loss" in metrics
-    loader = objects["datamodule"].train_dataloader()
+    loader = objects["trainer"].datamodule.train_dataloader()  # the loader Lightning is given
     assert isinstance(loader.sampler, torch.utils.data.SequentialSampler)  # Lightning keeps it: no reshuffling

@@ -14,7 +14,8 @@ from helpers import DATA_DIR, MODELS, REPO_ROOT, compose_config, model_overrides
 from helpers.corpora import LEXICON, pos_overrides, sentiment_overrides, word_cfg, write_conllu
 
 from rnnlab.errors import ConfigError, DataError
-from rnnlab.run.build import build_datamodule, build_module
+from rnnlab.run.build import build_module
+from rnnlab.run.datamodule import build_datamodule
 from rnnlab.run.evaluate import evaluate
 from rnnlab.run.predict import predict
 from rnnlab.run.train import train

@@ -24,8 +24,9 @@ from omegaconf import DictConfig, open_dict
 
 from rnnlab.bench.harness import Result, interleave
 from rnnlab.lit.base import RecurrentModule
-from rnnlab.run.build import build_datamodule, build_net
+from rnnlab.run.build import build_net
 from rnnlab.run.config import CONFIG_DIR
+from rnnlab.run.datamodule import build_datamodule
 
 
 class EpochTimer(L.Callback):

@@ -6,6 +6,7 @@ import lightning as L
 
 from rnnlab.analysis.attention import attention_grid
 from rnnlab.callbacks.writers import EvaluationReport, tensorboard_writers
+from rnnlab.lit.data import task_data
 
 
 class AttentionMaps(EvaluationReport):
@@ -18,9 +19,9 @@ class AttentionMaps(EvaluationReport):
         super().__init__(n)
 
     def report(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if self.n < 1 or not hasattr(pl_module, "attention_maps") or trainer.datamodule is None:
+        if self.n < 1 or not hasattr(pl_module, "attention_maps") or (data := task_data(trainer)) is None:
             return
-        maps = pl_module.attention_maps(trainer.datamodule, stage, self.n)
+        maps = pl_module.attention_maps(data, stage, self.n)
         if not maps or not trainer.is_global_zero:
             return
         figure = attention_grid(maps)

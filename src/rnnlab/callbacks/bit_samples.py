@@ -10,6 +10,7 @@ from torch import Tensor
 from rnnlab.callbacks.writers import tensorboard_writers
 from rnnlab.data.in_memory import InMemoryDataModule
 from rnnlab.lit import SequenceClassifier
+from rnnlab.lit.data import task_data
 
 PADDED = "·"
 
@@ -38,7 +39,7 @@ class BitSamples(L.Callback):
         self.n = n
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        net, datamodule = getattr(pl_module, "net", None), trainer.datamodule
+        net, datamodule = getattr(pl_module, "net", None), task_data(trainer)
         if trainer.sanity_checking or not isinstance(pl_module, SequenceClassifier) or net.encoder is not None:
             return
         if not isinstance(datamodule, InMemoryDataModule) or not (writers := tensorboard_writers(trainer)):

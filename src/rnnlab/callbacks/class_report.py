@@ -10,6 +10,7 @@ from rnnlab.analysis.classes import confusion_figure, score_table
 from rnnlab.callbacks.writers import tensorboard_writers
 from rnnlab.data.word_data import WordDataModule
 from rnnlab.lit.classifier import predict_words
+from rnnlab.lit.data import task_data
 
 
 class ClassReport(L.Callback):
@@ -23,7 +24,7 @@ class ClassReport(L.Callback):
         self.samples = samples
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        confusion, datamodule = getattr(pl_module, "confusion", {}).get("val"), trainer.datamodule
+        confusion, datamodule = getattr(pl_module, "confusion", {}).get("val"), task_data(trainer)
         if trainer.sanity_checking or confusion is None or not isinstance(datamodule, WordDataModule):
             return
         # The outputs' labels, then any dev tag the training files never had (scored as a class of its own).

@@ -6,6 +6,7 @@ from __future__ import annotations
 import lightning as L
 
 from rnnlab.callbacks.writers import EvaluationReport, tensorboard_writers
+from rnnlab.lit.data import task_data
 
 
 class GeneratedSamples(EvaluationReport):
@@ -17,9 +18,9 @@ class GeneratedSamples(EvaluationReport):
         super().__init__(n)
 
     def report(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if not hasattr(pl_module, "samples") or trainer.datamodule is None:
+        if not hasattr(pl_module, "samples") or (data := task_data(trainer)) is None:
             return
-        text, figure = pl_module.samples(trainer.datamodule, stage, self.n)
+        text, figure = pl_module.samples(data, stage, self.n)
         if trainer.is_global_zero:
             out = self.run_dir(trainer)
             (out / f"samples_{stage}.md").write_text(f"# {stage}, epoch {trainer.current_epoch}\n\n{text}\n")

@@ -10,6 +10,7 @@ from rnnlab.analysis.trajectories import hidden_states, trajectory_figure
 from rnnlab.callbacks.writers import tensorboard_writers
 from rnnlab.data.in_memory import InMemoryDataModule
 from rnnlab.lit import SequenceClassifier
+from rnnlab.lit.data import task_data
 
 
 class StateTrajectories(L.Callback):
@@ -22,7 +23,7 @@ class StateTrajectories(L.Callback):
             return
         if trainer.current_epoch % self.every_n_epochs or not isinstance(pl_module, SequenceClassifier):
             return
-        datamodule, writers = trainer.datamodule, tensorboard_writers(trainer)
+        datamodule, writers = task_data(trainer), tensorboard_writers(trainer)
         if pl_module.net.encoder is not None or not isinstance(datamodule, InMemoryDataModule) or not writers:
             return
         split = datamodule.split("val")

@@ -1,4 +1,4 @@
-"""LightningDataModule for the bit problems of :mod:`rnnlab.data.bits`."""
+"""The data module of the bit problems of :mod:`rnnlab.data.bits`."""
 
 from __future__ import annotations
 

@@ -10,7 +10,6 @@ epoch starts again at the beginning. Data are read once and kept in memory; no w
 
 from __future__ import annotations
 
-import lightning as L
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
@@ -47,7 +46,9 @@ class StreamWindows(Dataset):
         return {"input": self.inputs[:, cut], "target": self.targets[:, cut]}
 
 
-class CharTextDataModule(L.LightningDataModule):
+class CharTextDataModule:
+    """A plain class with Lightning's data hooks, like :class:`~rnnlab.data.in_memory.InMemoryDataModule`."""
+
     def __init__(
         self,
         text: str | None = None,
@@ -63,7 +64,6 @@ class CharTextDataModule(L.LightningDataModule):
         stream, and every split reads it whole.
         ``batch_size``/``eval_batch_size``: streams per batch; ``window``: characters per stream per batch.
         ``vocab``: a checkpoint's alphabet (otherwise the text's own)."""
-        super().__init__()
         if path is None and not text:
             raise ConfigError("task.data needs a path (a UTF-8 text file) or a literal text, e.g. task.data.text=hello")
         if path is not None:
@@ -111,7 +111,8 @@ class CharTextDataModule(L.LightningDataModule):
         for name in needed:
             self.streams(name)  # fail before training, not after the first epoch
 
-    def train_dataloader(self) -> ResumableLoader:
+    def train_dataloader(self, shuffle: bool = True) -> ResumableLoader:
+        # Never shuffled: the streams must continue across batches.
         return self.loader("train")
 
     def val_dataloader(self) -> ResumableLoader:

@@ -1,8 +1,11 @@
-"""The LightningDataModule shared by the generated tasks: splits made once, kept in memory as tensors."""
+"""The data module shared by the generated tasks: splits made once, kept in memory as tensors.
+
+A plain class with the hooks of Lightning's ``LightningDataModule`` (``setup``, ``*_dataloader``), so that reading
+a task's data (``scripts/show_data.py``, the analyses) does not import Lightning; training hands it to the
+Trainer in a :class:`~rnnlab.lit.data.LightningData`."""
 
 from __future__ import annotations
 
-import lightning as L
 from torch import Tensor
 from torch.utils.data import DataLoader
 
@@ -11,7 +14,7 @@ from rnnlab.data.splits import SPLITS
 from rnnlab.errors import ConfigError
 
 
-class InMemoryDataModule(L.LightningDataModule):
+class InMemoryDataModule:
     """Subclasses say how to :meth:`generate` one split as a dict of tensors or a :class:`RaggedBatches` (a pure
     function of the split and their settings); this class caches the splits and serves them as
     shuffled-by-(seed, epoch) batches.
@@ -29,7 +32,6 @@ class InMemoryDataModule(L.LightningDataModule):
     ) -> None:
         """``batches_per_step``: training batches per Lightning step, each its own optimizer step (see
         :class:`~rnnlab.data.batches.EpochBatchSampler`); evaluation batches come one at a time."""
-        super().__init__()
         self.batch_size, self.eval_batch_size, self.seed = batch_size, eval_batch_size, seed
         self.batches_per_step = batches_per_step
         self._splits: dict[str, dict[str, Tensor] | RaggedBatches] = {}
@@ -59,9 +61,9 @@ class InMemoryDataModule(L.LightningDataModule):
         for name in needed:
             self.split(name)
 
-    def train_dataloader(self) -> DataLoader:
-        # trainer.overfit_batches (debug=overfit): the same first batches every epoch, epoch 0's even if resampling.
-        shuffle = not (self.trainer is not None and self.trainer.overfit_batches)
+    def train_dataloader(self, shuffle: bool = True) -> DataLoader:
+        """``shuffle=False`` (``trainer.overfit_batches``, ``debug=overfit``): the same first batches every epoch,
+        epoch 0's even where training examples are resampled."""
         train = self.split("train")
         if self.resample_train and shuffle:
             train = EpochTensorBatches(self.generate_train_epoch, first=train)

@@ -1,4 +1,4 @@
-"""The LightningDataModule shared by word-level tasks: files per split, a vocabulary from train only."""
+"""The data module shared by word-level tasks: files per split, a vocabulary from train only."""
 
 from __future__ import annotations
 

@@ -12,9 +12,9 @@ from rnnlab.lit.classifier import SequenceClassifier
 from rnnlab.lit.generator import SequenceGenerator
 from rnnlab.lit.language_model import LanguageModel
 from rnnlab.lit.regressor import SequenceRegressor
+from rnnlab.models import TASK_HEADS
 
 FAMILIES: tuple[type[RecurrentModule], ...] = (SequenceClassifier, SequenceRegressor, LanguageModel, SequenceGenerator)
-TASK_HEADS = tuple(head for family in FAMILIES for head in family.heads)
 
 
 def family_of(head: str) -> type[RecurrentModule]:

@@ -26,6 +26,7 @@ from torchmetrics import MaxMetric
 from rnnlab.data.raw_text import tokenize
 from rnnlab.data.words import Vocabulary
 from rnnlab.lit.base import RecurrentModule, TrainingSetup, request_text
+from rnnlab.lit.data import task_data
 from rnnlab.lit.manual_bptt import manual_gradients
 from rnnlab.lit.metrics import STAGES, StageMetrics, ignore_padding, masked_cross_entropy
 from rnnlab.lit.nets import build_backbone, needs_vocab
@@ -72,7 +73,7 @@ class SequenceClassifier(RecurrentModule):
     def setup(self, stage: str) -> None:
         """An evaluation split may hold labels beyond the outputs (a treebank's tags that its training files never
         had; its data module numbers them after the outputs): the split's per-class metrics make room for them."""
-        split_labels = getattr(self.trainer.datamodule, "split_labels", None)
+        split_labels = getattr(task_data(self.trainer), "split_labels", None)
         if split_labels is None:
             return
         for split in {"fit": ("val",), "validate": ("val",), "test": ("test",)}.get(stage, ()):

@@ -9,7 +9,8 @@ Which hidden states it reads is the configuration:
   states: the forward one after the last valid step, the backward one after step 0.
 
 The language model, one-to-many and the unaligned many-to-many (seq2seq) generate: their networks feed back
-their own outputs (:mod:`rnnlab.models.generators`); :mod:`rnnlab.lit` lists every head a task may name.
+their own outputs (:mod:`rnnlab.models.generators`). ``TASK_HEADS`` lists every head a task may name;
+:func:`rnnlab.lit.family_of` says which LightningModule trains each.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from torch import Tensor, nn
 from rnnlab.models.backbone import RecurrentBackbone
 
 HEADS = ("many_to_many", "many_to_one")
+# Here, not derived from rnnlab.lit's families, so that checking a configuration does not import Lightning.
+TASK_HEADS = (*HEADS, "regression", "language_model", "one_to_many", "seq2seq")
 
 
 class OutputLayer(nn.Module):

@@ -1,4 +1,5 @@
-"""Turn a composed configuration into the objects of a run: data module, network, LightningModule.
+"""Turn a composed configuration into the objects of a run: network and LightningModule (the data module:
+:mod:`rnnlab.run.datamodule`).
 
 ``task.head`` names the configuration of the lecture; the task family that trains it (:func:`rnnlab.lit.family_of`)
 builds the network and the LightningModule:
@@ -14,7 +15,6 @@ builds the network and the LightningModule:
 from __future__ import annotations
 
 import hydra
-import lightning as L
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
@@ -54,10 +54,3 @@ def build_module(cfg: DictConfig, vocab=None) -> RecurrentModule:
         gradient_clip_algorithm=cfg.trainer.get("gradient_clip_algorithm") or "norm",
     )
     return family.from_config(cfg, net, setup)
-
-
-def build_datamodule(cfg: DictConfig, vocab: dict | None = None) -> L.LightningDataModule:
-    """The task's data module; ``vocab`` (a checkpoint's) replaces the one a task builds from its data."""
-    factory = hydra.utils.instantiate(cfg.task.data, _convert_="all", _partial_=True)
-    # Given to the partial, not to instantiate: OmegaConf would read words such as "???" or "${x}" as markers.
-    return factory(vocab=vocab) if vocab is not None else factory()

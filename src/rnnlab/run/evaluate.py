@@ -11,9 +11,11 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.errors import ConfigError
+from rnnlab.lit.data import LightningData
 from rnnlab.lit.generator import Decoding, SequenceGenerator
-from rnnlab.run.build import build_datamodule, build_module
+from rnnlab.run.build import build_module
 from rnnlab.run.config import validate
+from rnnlab.run.datamodule import build_datamodule
 from rnnlab.run.trainer import format_metrics, log, make_trainer, scalar_metrics, write_metrics
 
 # Settings that change the shape of the weights; a checkpoint only fits a model that agrees on all of them.
@@ -112,7 +114,9 @@ def evaluate(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     for decoding in runs:
         if decoding is not None:
             module.decoding, module.mistakes = decoding, []
-        (trainer.test if split == "test" else trainer.validate)(module, datamodule=datamodule, verbose=False)
+        (trainer.test if split == "test" else trainer.validate)(
+            module, datamodule=LightningData(datamodule), verbose=False
+        )
         scored = scalar_metrics(trainer.callback_metrics, f"{split}/")
         named = len(runs) > 1 or (decoding is not None and decoding.method != "greedy")
         log.info("%s metrics%s:    %s", split.capitalize(), f" ({decoding})" if named else "", format_metrics(scored))

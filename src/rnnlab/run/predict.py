@@ -15,7 +15,8 @@ from torch import nn
 
 from rnnlab.errors import ConfigError
 from rnnlab.lit import family_of
-from rnnlab.run.build import build_datamodule, build_net
+from rnnlab.run.build import build_net
+from rnnlab.run.datamodule import build_datamodule
 from rnnlab.run.evaluate import load_checkpoint
 
 

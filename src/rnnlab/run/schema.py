@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,8 +40,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from rnnlab.data.long_range import CUES
 from rnnlab.data.raw_text import TOKENIZERS
 from rnnlab.errors import ConfigError
-from rnnlab.lit import TASK_HEADS
-from rnnlab.models import CELLS, IMPLS
+from rnnlab.models import CELLS, IMPLS, TASK_HEADS
 from rnnlab.models.cell import NONLINEARITIES
 from rnnlab.models.gate_init import GATE_INITS
 from rnnlab.models.generators import ENCODINGS
@@ -55,7 +54,9 @@ TIMEDELTA_UNITS = ("weeks", "days", "hours", "minutes", "seconds", "milliseconds
 SEED_MAX = 2**32 - 1  # numpy's seed range, which Lightning's seed_everything keeps to
 
 
+@functools.cache
 def _accelerators() -> tuple[str, ...]:
+    # Read when a configuration names one: importing Lightning takes seconds that show_data.py need not pay.
     from lightning.pytorch.accelerators import AcceleratorRegistry
 
     return (*sorted(AcceleratorRegistry.available_accelerators()), "gpu", "auto")
@@ -189,7 +190,13 @@ class Bool(Rule):
 
 @dataclass(frozen=True)
 class Choice(Rule):
-    values: tuple[Any, ...]
+    """One of ``options``: a tuple, or a function that returns one (a library's registry, read when needed)."""
+
+    options: tuple[Any, ...] | Callable[[], tuple[Any, ...]]
+
+    @property
+    def values(self) -> tuple[Any, ...]:
+        return self.options() if callable(self.options) else self.options
 
     def kind_ok(self, value: Any) -> bool:
         return type(value) in {type(choice) for choice in self.values}
@@ -455,7 +462,7 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("trainer.gradient_clip_val", Optional(Number(0), null="no clipping")),
     ("trainer.gradient_clip_algorithm", Optional(Choice(("norm", "value")))),
     ("trainer.precision", Optional(Choice(PRECISIONS))),
-    ("trainer.accelerator", Choice(_accelerators())),
+    ("trainer.accelerator", Choice(_accelerators)),
     (
         "trainer.devices",
         AnyOf(

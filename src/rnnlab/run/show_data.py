@@ -1,4 +1,6 @@
-"""Generated examples as JSON lines, so a learner sees exactly what a task asks."""
+"""A task's examples as JSON lines, so a learner sees exactly what a task asks: the tensors of the bit, cue and
+adding problems, the text of captions and translations, words with their gold tags or label, and stretches of
+text for a character LM."""
 
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ from typing import TextIO
 from omegaconf import DictConfig
 from torch import Tensor
 
+from rnnlab.data.digit_captions import NO_DIGIT
 from rnnlab.errors import ConfigError
-from rnnlab.run.build import build_datamodule
+from rnnlab.run.datamodule import build_datamodule
 
 
 def _plain(value: Tensor) -> list | int | float:
@@ -21,16 +24,54 @@ def _plain(value: Tensor) -> list | int | float:
     return value.tolist()
 
 
+def _tensor_records(data: dict[str, Tensor], n: int) -> list[dict]:
+    keys = [k for k in ("input", "target", "mask") if k in data]
+    return [{k: _plain(data[k][i]) for k in keys} for i in range(min(n, len(data["target"])))]
+
+
+def _word_records(datamodule, split: str, n: int) -> list[dict]:
+    return [
+        {"words": words, "tags" if isinstance(gold, list) else "label": gold}
+        for words, gold in datamodule.examples(split, n)
+    ]
+
+
+def _text_records(datamodule, split: str, n: int) -> list[dict]:
+    """The split's first ``n`` windows of characters, each with its target: the same text one character on."""
+    text, window = datamodule.vocab.decode(datamodule.split_ids(split).tolist()), datamodule.window
+    starts = range(0, min(n * window, len(text) - 1), window)
+    return [{"input": text[i : i + window], "target": text[i + 1 : i + window + 1]} for i in starts]
+
+
+def _generator_records(datamodule, data: dict[str, Tensor], n: int) -> list[dict]:
+    """A generator's examples as text: the source (the dates' text, or the digits an image shows) and the
+    caption or translation the decoder is taught to write."""
+    alphabets, records = datamodule.vocab, []
+    for i in range(min(n, len(data["target"]))):
+        if alphabets.source is not None:
+            source = alphabets.source.decode(data["source"][i, : int(data["source_lengths"][i])].tolist())
+        else:
+            source = [d for d in data["digits"][i].tolist() if d != NO_DIGIT]
+        records.append({"source": source, "target": alphabets.target.decode(data["target"][i].tolist())})
+    return records
+
+
 def example_records(cfg: DictConfig) -> list[dict]:
     if cfg.n < 0:
         raise ConfigError(f"n={cfg.n} must be zero or more")
     datamodule = build_datamodule(cfg)
+    if not datamodule.has_split(cfg.split):
+        raise ConfigError(f"split={cfg.split}: this task's data has no {cfg.split} split (no file configured or found)")
+    if hasattr(datamodule, "examples"):
+        return _word_records(datamodule, cfg.split, cfg.n)
+    if hasattr(datamodule, "split_ids"):
+        return _text_records(datamodule, cfg.split, cfg.n)
     data = datamodule.split(cfg.split)
-    count = min(cfg.n, len(data["target"]))
-    keys = [k for k in ("input", "target", "mask") if k in data]
-    return [{k: _plain(data[k][i]) for k in keys} for i in range(count)]
+    if "decoder_input" in data:
+        return _generator_records(datamodule, data, cfg.n)
+    return _tensor_records(data, cfg.n)
 
 
 def print_examples(cfg: DictConfig, out: TextIO = sys.stdout) -> None:
     for record in example_records(cfg):
-        out.write(json.dumps(record) + "\n")
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")

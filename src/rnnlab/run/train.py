@@ -11,8 +11,10 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from rnnlab.errors import ConfigError
-from rnnlab.run.build import build_datamodule, build_module
+from rnnlab.lit.data import LightningData
+from rnnlab.run.build import build_module
 from rnnlab.run.config import describe_run, validate
+from rnnlab.run.datamodule import build_datamodule
 from rnnlab.run.evaluate import check_compatible, load_checkpoint
 from rnnlab.run.threads import apply_threads
 from rnnlab.run.trainer import format_metrics, log, make_trainer, quiet_library_output, scalar_metrics, write_metrics
@@ -76,6 +78,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     L.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg)
     module = build_module(cfg, datamodule.vocab)
+    served = LightningData(datamodule)
     trainer = make_trainer(cfg, extra_callbacks=[sharing])
 
     if cfg.train:
@@ -90,7 +93,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
             stopped_at = resumed["epoch"], resumed["global_step"]  # not the whole checkpoint, held through fit
             del resumed
         try:
-            trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=not trust)
+            trainer.fit(module, datamodule=served, ckpt_path=resume, weights_only=not trust)
         except SIGTERMException:  # InterruptHandler has saved and said how to resume; exit as killed by SIGTERM
             raise SystemExit(128 + signal.SIGTERM) from None
         if resume and trainer.global_step == stopped_at[1]:
@@ -120,7 +123,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         # ones validation chose.
         if best:
             module.load_state_dict(load_checkpoint(best)["state_dict"])
-        trainer.test(module, datamodule=datamodule, verbose=False)  # the metrics are logged below
+        trainer.test(module, datamodule=served, verbose=False)  # the metrics are logged below
         test_metrics = scalar_metrics(trainer.callback_metrics, "test/")
         metrics.update(test_metrics)
     write_metrics(

@@ -20,7 +20,7 @@ from rnnlab.data.alphabet import Alphabet
 from rnnlab.data.text_files import read_text
 from rnnlab.errors import ConfigError
 from rnnlab.models.generators import CharRNN
-from rnnlab.run.build import build_datamodule
+from rnnlab.run.datamodule import build_datamodule
 from rnnlab.run.evaluate import load_checkpoint
 from rnnlab.run.predict import predictor_from
 

@@ -11,7 +11,8 @@ from omegaconf import DictConfig
 from torch import Tensor
 
 from rnnlab.models import RecurrentNet
-from rnnlab.run.build import build_datamodule, build_module
+from rnnlab.run.build import build_module
+from rnnlab.run.datamodule import build_datamodule
 from rnnlab.run.evaluate import check_compatible, load_checkpoint
 
 if TYPE_CHECKING:
