@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import MODELS, TASKS, model_overrides
+from helpers import MODELS, TASKS, compose_config, model_overrides
+from omegaconf import open_dict
 
 from rnnlab.run.config import ConfigError
 from rnnlab.run.evaluate import evaluate
@@ -53,6 +54,18 @@ def test_run_writes_checkpoints_and_metrics(make_cfg):
     assert written["test/seq_acc"] == metrics["test/seq_acc"]
     assert Path(written["checkpoint"]).parent == output_dir / "checkpoints"
     assert (output_dir / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_a_run_without_callbacks_trains_tests_and_writes_its_metrics(make_cfg, caplog):
+    # callbacks=none leaves Lightning's own checkpoint, which monitors nothing: its best has no score.
+    cfg = make_cfg("flip_stream", "rnn", "trainer.max_epochs=3")
+    with open_dict(cfg):
+        cfg.callbacks = compose_config(overrides=["callbacks=none"]).callbacks
+    with caplog.at_level(logging.INFO, logger="rnnlab"):
+        metrics, _ = train(cfg)
+    written = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
+    assert written["test/acc"] == metrics["test/acc"] and Path(written["checkpoint"]).is_file()
+    assert "(the last: nothing monitored)" in caplog.text
 
 
 @pytest.mark.parametrize(

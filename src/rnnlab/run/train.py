@@ -108,7 +108,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     checkpoint = trainer.checkpoint_callback
     # Read before testing, which loads the best weights into the module.
     best, last = (checkpoint.best_model_path, checkpoint.last_model_path) if checkpoint else ("", "")
-    best_score = float(checkpoint.best_model_score) if best else None
+    # None with Lightning's own checkpoint (callbacks=none), which monitors nothing.
+    best_score = float(checkpoint.best_model_score) if best and checkpoint.best_model_score is not None else None
     testable = datamodule.has_split("test")
     if cfg.test and not testable:
         log.warning(
@@ -133,7 +134,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
 
     log.info("Run directory:   %s (metrics in metrics.json)", cfg.paths.output_dir)
     if best:
-        log.info("Best checkpoint: %s (%s=%.4f)", best, checkpoint.monitor, best_score)
+        score = f"{checkpoint.monitor}={best_score:.4f}" if best_score is not None else "the last: nothing monitored"
+        log.info("Best checkpoint: %s (%s)", best, score)
         log.info("Last checkpoint: %s", last)
     if cfg.get("logger") and "tensorboard" in cfg.logger:
         log.info("TensorBoard:     tensorboard --logdir %s", cfg.paths.output_dir)
