@@ -136,7 +136,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     if best:
         score = f"{checkpoint.monitor}={best_score:.4f}" if best_score is not None else "the last: nothing monitored"
         log.info("Best checkpoint: %s (%s)", best, score)
-        log.info("Last checkpoint: %s", last)
+        if last:
+            log.info("Last checkpoint: %s", last)
     if cfg.get("logger") and "tensorboard" in cfg.logger:
         log.info("TensorBoard:     tensorboard --logdir %s", cfg.paths.output_dir)
     if cfg.test and testable:
