@@ -12,6 +12,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from rnnlab.analysis.gradient_flow import decay_per_step, state_gradient_norms
 from rnnlab.callbacks import TrainingDiverged
+from rnnlab.callbacks.nonfinite_guard import all_finite
 from rnnlab.lit.data import LightningData
 from rnnlab.models import RecurrentBackbone, RecurrentNet
 from rnnlab.run.build import build_module, build_net
@@ -89,6 +90,18 @@ def test_nonfinite_gradients_stop_training_naming_the_step_and_the_last_good_che
     last = message.split("the last good checkpoint is ")[1].split(".ckpt")[0] + ".ckpt"
     weights = torch.load(last, weights_only=True)["state_dict"]
     assert all(torch.isfinite(w).all() for w in weights.values())
+
+
+@pytest.mark.parametrize("bad", [None, float("inf"), float("-inf"), float("nan")])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_the_guards_check_finds_any_nonfinite_element_and_changes_no_value(bad, dtype):
+    tensors = [torch.tensor([1e30, -0.0, 3.0], dtype=dtype), torch.randn(4, 5).to(dtype)]
+    if bad is not None:
+        tensors[1][2, 3] = bad
+    before = [t.clone() for t in tensors]
+    assert all_finite(tensors) is (bad is None)
+    # Bit for bit, NaN and the sign of zero included.
+    assert all(torch.equal(a.view(torch.uint8), b.view(torch.uint8)) for a, b in zip(before, tensors, strict=True))
 
 
 def test_user_errors_exit_with_code_2_and_one_line(capsys):

@@ -13,6 +13,7 @@ from helpers import compose_config
 from rnnlab.lit import FAMILIES
 from rnnlab.lit.data import LightningData, task_data
 from rnnlab.models import TASK_HEADS
+from rnnlab.run.build import build_module
 from rnnlab.run.datamodule import build_datamodule
 
 
@@ -49,3 +50,12 @@ def test_the_wrapper_shuffles_unless_lightning_overfits(overfit, shuffled):
     sampler = served.train_dataloader().sampler
     assert isinstance(sampler, torch.utils.data.SequentialSampler) is not shuffled
     assert task_data(trainer) is data
+
+
+def test_batches_stay_where_they_are_on_a_cpu_and_move_elsewhere():
+    cfg = compose_config(overrides=["task=flip_stream"])
+    module = build_module(cfg)
+    batch = [next(iter(build_datamodule(cfg).val_dataloader()))]
+    assert module.transfer_batch_to_device(batch, torch.device("cpu"), 0) is batch
+    moved = module.transfer_batch_to_device(batch, torch.device("meta"), 0)
+    assert {tensor.device.type for tensor in moved[0].values()} == {"meta"}

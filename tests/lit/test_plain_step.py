@@ -30,6 +30,7 @@ class HookCounter(L.Callback):
         self.calls = {"on_before_backward": 0, "on_after_backward": 0, "on_before_optimizer_step": 0}
         self.optimizers: set[type] = set()
         self.plain: set[bool] = set()
+        self.names: set[str] = set()  # the module's hook name, which its self.log checks
 
     def on_before_backward(self, trainer, pl_module, loss) -> None:
         self.calls["on_before_backward"] += 1
@@ -41,6 +42,7 @@ class HookCounter(L.Callback):
         self.calls["on_before_optimizer_step"] += 1
         self.optimizers.add(type(optimizer))
         self.plain.add(pl_module._plain_step is not None)
+        self.names.add(pl_module._current_fx_name)
 
 
 def counted_run(make_cfg, run: tuple[str, ...], *overrides: str, treebank=None):
@@ -63,6 +65,7 @@ def test_the_plain_step_trains_exactly_as_lightnings_path(make_cfg, monkeypatch,
     # Every hook once per optimizer step on both paths, with the plain torch optimizer.
     assert plain_hooks.calls == hooks.calls == {name: steps for name in hooks.calls}
     assert plain_hooks.optimizers == hooks.optimizers == {torch.optim.Adam}
+    assert plain_hooks.names == hooks.names == {"on_before_optimizer_step"}
     assert plain_metrics == metrics
     for (name, a), b in zip(
         plain["module"].state_dict().items(), lightning["module"].state_dict().values(), strict=True

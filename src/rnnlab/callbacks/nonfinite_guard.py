@@ -8,14 +8,24 @@ import torch
 from rnnlab.errors import TrainingDiverged
 
 
+def all_finite(tensors: list[torch.Tensor]) -> bool:
+    """Whether every element of ``tensors`` (on one device) is finite: the fused check behind torch.amp's
+    GradScaler, unscaling by 1 (which changes no value): one kernel, where a norm and its finiteness test take
+    several (docs/performance.md)."""
+    found = torch.zeros(1, device=tensors[0].device)
+    torch._amp_foreach_non_finite_check_and_unscale_(tensors, found, torch.ones(1, device=tensors[0].device))
+    return not bool(found)
+
+
 class NonFiniteGuard(L.Callback):
-    """Checks the gradient norm after every backward pass, before the optimizer step (and before clipping).
+    """Checks every gradient after every backward pass, before the optimizer step (and before clipping).
 
     A NaN or infinite loss gives non-finite gradients too, so this one check catches both. It raises
-    :class:`TrainingDiverged` naming the step: the weights are left as they were after the last good step,
-    and no checkpoint is written from them (checkpoints are only saved at the end of validated epochs).
-    It costs one reduction and one device sync per step: nothing on a CPU. Every ``log_every_n_steps`` it also
-    logs that norm as ``train/grad_norm``: the gradient as the optimizer would see it, before clipping.
+    :class:`TrainingDiverged` naming the step and the gradient's norm: the weights are left as they were after the
+    last good step, and no checkpoint is written from them (checkpoints are only saved at the end of validated
+    epochs). The check is one fused pass over the gradients and one device sync per step (:func:`all_finite`).
+    Every ``log_every_n_steps`` it also logs the gradient's norm as ``train/grad_norm``: the gradient as the
+    optimizer would see it, before clipping.
     """
 
     def __init__(self) -> None:
@@ -33,12 +43,15 @@ class NonFiniteGuard(L.Callback):
         grads = [p.grad for p in parameters if p.grad is not None]
         if not grads:
             return
+        finite, logged = all_finite(grads), trainer.global_step % trainer.log_every_n_steps == 0
+        if finite and not logged:
+            return
         norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-        if trainer.global_step % trainer.log_every_n_steps == 0:
+        if logged:
             # Straight to the loggers: Lightning's self.log costs more than a small model's whole step.
             for logger in trainer.loggers:
                 logger.log_metrics({"train/grad_norm": float(norm)}, step=trainer.global_step)
-        if bool(torch.isfinite(norm)):
+        if finite:
             return
         checkpoint = trainer.checkpoint_callback
         last_good = (checkpoint.last_model_path or checkpoint.best_model_path) if checkpoint else ""

@@ -60,11 +60,12 @@ class PlainStep:
         called from)."""
         if not (calls := self.hooks[name]):
             return
-        module = self.module
-        previous, module._current_fx_name = module._current_fx_name, name
+        # Through __dict__: nn.Module.__setattr__'s checks for parameters and submodules cost more than the name.
+        names = self.module.__dict__
+        previous, names["_current_fx_name"] = names["_current_fx_name"], name
         for call in calls:
             call(*args)
-        module._current_fx_name = previous
+        names["_current_fx_name"] = previous
 
     def backward(self, loss: Tensor) -> None:
         self._hook("on_before_backward", loss)
