@@ -4,8 +4,9 @@ Both train the same network (built from the same config) on the same in-memory d
 and optimizer. The rnnlab variant is ``rnnlab.run.train.train`` — config → DataModule → LightningModule →
 ``Trainer.fit`` with the default callbacks, logger and progress bar — and the plain one a loop of
 index → forward → cross-entropy → backward → step. A third variant is rnnlab's path with Lightning's own
-optimizer step in place of :class:`~rnnlab.lit.plain_step.PlainStep` (what the plain step gains). Each reports the
-sequences per second of its training epochs after the first (steady state); validation is not timed.
+optimizer step in place of :class:`~rnnlab.lit.plain_step.PlainStep` (what the plain step gains); ``ABLATIONS`` are
+rnnlab's path less one thing it does on purpose, to show what each costs. Each reports the sequences per second of
+its training epochs after the first (steady state); validation is not timed.
 """
 
 from __future__ import annotations
@@ -73,6 +74,14 @@ def lightning_step_train(cfg: DictConfig) -> tuple[list[float], dict]:
         RecurrentModule.plain_steps = True
 
 
+# rnnlab's path less one piece, each a configuration a user may choose too.
+ABLATIONS = {
+    "rnnlab without the non-finite guard": ["~callbacks.nonfinite_guard"],
+    "rnnlab without the progress bar": ["~callbacks.rich_progress_bar", "+trainer.enable_progress_bar=false"],
+    "rnnlab, 32 batches per Lightning step": ["task.data.batches_per_step=32"],
+}
+
+
 def bits_config(
     batch_size: int, sequences: int, epochs: int, hidden_size: int, seq_len: int = 10, device: str = "cpu", extra=()
 ):
@@ -134,17 +143,24 @@ def run(
     repeats: int = 5,
     hidden_size: int = 32,
     device: str = "cpu",
+    ablations: dict[str, list[str]] = ABLATIONS,
 ):
     results, comparisons = [], []
     goals = {32: 0.90, 256: 0.95}
     for batch_size in batch_sizes:
-        cfg = bits_config(batch_size, sequences, epochs, hidden_size, device=device)
+        shape = {"batch_size": batch_size, "sequences": sequences, "epochs": epochs, "hidden_size": hidden_size}
+        cfg = bits_config(**shape, device=device)
+        ablated = {name: bits_config(**shape, device=device, extra=less) for name, less in ablations.items()}
         values = interleave(
             {
                 "rnnlab": lambda cfg=cfg: steady_throughput(lambda: timed_train(cfg)[0], sequences),
                 "rnnlab, Lightning's step": lambda cfg=cfg: steady_throughput(
                     lambda: lightning_step_train(cfg)[0], sequences
                 ),
+                **{
+                    name: lambda less=less: steady_throughput(lambda: timed_train(less)[0], sequences)
+                    for name, less in ablated.items()
+                },
                 "plain": lambda cfg=cfg: steady_throughput(lambda: plain_run(cfg, device), sequences),
             },
             repeats,
@@ -163,6 +179,17 @@ def run(
                 "met": None,
             }
         )
+        for name in ablated:
+            comparisons.append(
+                {
+                    "benchmark": "overhead",
+                    "case": case,
+                    "ratio": f"{name} / plain",
+                    "value": median[name] / median["plain"],
+                    "goal": None,
+                    "met": None,
+                }
+            )
         ratio = median["rnnlab"] / median["plain"]
         goal = goals.get(batch_size)
         comparisons.append(
