@@ -18,6 +18,8 @@ from rnnlab.run import threads as threads_module
 from rnnlab.run.threads import SMALL_WORK, recurrent_work, resolve_threads
 from rnnlab.run.train import train
 
+POS = ["task=pos", "model=bilstm"]
+
 
 @pytest.fixture
 def two_cores(monkeypatch):
@@ -28,10 +30,10 @@ def two_cores(monkeypatch):
 @pytest.mark.parametrize(
     ("overrides", "jobs", "expected"),
     [
-        pytest.param([], 1, (1, "auto: a small recurrent model gains < 10 % from a second thread"), id="small"),
-        pytest.param(["task=pos", "model=bilstm"], 1, (2, "auto: 2 core(s)"), id="large"),
-        pytest.param(["task=pos", "model=bilstm"], 2, (1, "auto: 2 core(s) / 2 parallel jobs"), id="large-in-sweep"),
-        pytest.param(["threads=3"], 1, (3, "threads"), id="explicit"),
+        pytest.param([], 1, (1, "auto: a small recurrent model gains < 10 % from a second thread", True), id="small"),
+        pytest.param(POS, 1, (2, "auto: 2 core(s)", True), id="large"),
+        pytest.param(POS, 2, (1, "auto: 2 core(s) / 2 parallel jobs", True), id="large-in-sweep"),
+        pytest.param(["threads=3"], 1, (3, "threads", False), id="explicit"),
     ],
 )
 def test_auto_gives_small_models_one_thread_and_large_ones_their_share(
@@ -49,7 +51,7 @@ def test_the_work_estimate_puts_the_default_bit_task_below_and_the_pos_recipe_ab
 
 def test_omp_num_threads_wins_over_auto(two_cores, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    assert resolve_threads(compose_config("train", ["task=pos", "model=bilstm"])) == (1, "auto: OMP_NUM_THREADS")
+    assert resolve_threads(compose_config("train", ["task=pos", "model=bilstm"])) == (1, "auto: OMP_NUM_THREADS", False)
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "many"])

@@ -16,7 +16,7 @@ While it runs, an auto run keeps to its share beside the other rnnlab runs on th
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -55,20 +55,29 @@ def recurrent_work(cfg: DictConfig) -> int:
     return batch * model.hidden_size * rows * model.num_layers * directions
 
 
-def resolve_threads(cfg: DictConfig) -> tuple[int, str]:
-    """The thread count for ``cfg`` and why, e.g. ``(1, "auto: small model")``."""
+class ThreadChoice(NamedTuple):
+    """A run's thread count, why, and whether it keeps to its share beside other rnnlab runs (``auto``, unless
+    ``OMP_NUM_THREADS`` decided)."""
+
+    count: int
+    why: str
+    shares: bool = False
+
+
+def resolve_threads(cfg: DictConfig) -> ThreadChoice:
+    """The thread count for ``cfg`` and why, e.g. ``(1, "auto: small model", True)``."""
     setting = cfg.get("threads", "auto")
     if setting != "auto":
         if isinstance(setting, bool) or not isinstance(setting, int) or setting < 1:
             raise ConfigError(f"threads={setting!r} must be auto or a positive integer, e.g. threads=1")
-        return setting, "threads"
+        return ThreadChoice(setting, "threads")
     if os.environ.get("OMP_NUM_THREADS", "").isdigit() and int(os.environ["OMP_NUM_THREADS"]) > 0:
-        return int(os.environ["OMP_NUM_THREADS"]), "auto: OMP_NUM_THREADS"
+        return ThreadChoice(int(os.environ["OMP_NUM_THREADS"]), "auto: OMP_NUM_THREADS")
     jobs = parallel_jobs()
     per_job = max(1, cores() // jobs)
     if per_job > 1 and recurrent_work(cfg) < SMALL_WORK:
-        return 1, "auto: a small recurrent model gains < 10 % from a second thread"
-    return per_job, f"auto: {cores()} core(s)" + (f" / {jobs} parallel jobs" if jobs > 1 else "")
+        return ThreadChoice(1, "auto: a small recurrent model gains < 10 % from a second thread", shares=True)
+    return ThreadChoice(per_job, f"auto: {cores()} core(s)" + (f" / {jobs} parallel jobs" if jobs > 1 else ""), True)
 
 
 def apply_threads(cfg: DictConfig) -> tuple[int, str, ThreadShare]:
@@ -79,8 +88,7 @@ def apply_threads(cfg: DictConfig) -> tuple[int, str, ThreadShare]:
 
     from rnnlab.callbacks.thread_share import ThreadShare  # Lightning: imported by the runs that train only
 
-    ceiling, why = resolve_threads(cfg)
-    adapt = why.startswith("auto") and why != "auto: OMP_NUM_THREADS"
+    ceiling, why, adapt = resolve_threads(cfg)
     registry = RunRegistry()
     others = registry.others() if adapt else 0
     threads = share(ceiling, others) if adapt else ceiling
