@@ -77,7 +77,8 @@ def resolve_threads(cfg: DictConfig) -> ThreadChoice:
     per_job = max(1, cores() // jobs)
     if per_job > 1 and recurrent_work(cfg) < SMALL_WORK:
         return ThreadChoice(1, "auto: a small recurrent model gains < 10 % from a second thread", shares=True)
-    return ThreadChoice(per_job, f"auto: {cores()} core(s)" + (f" / {jobs} parallel jobs" if jobs > 1 else ""), True)
+    why = f"auto: {cores()} core(s)" + (f" / {jobs} parallel jobs" if jobs > 1 else "")
+    return ThreadChoice(per_job, why, shares=True)
 
 
 def apply_threads(cfg: DictConfig) -> tuple[int, str, ThreadShare]:
