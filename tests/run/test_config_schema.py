@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from rnnlab.errors import ConfigError
-from rnnlab.run import schema
+from rnnlab.run import rules, schema
 from rnnlab.run.cli import check_overrides, remove_unused_run_dir
 from rnnlab.run.config import CONFIG_DIR, validate
 
@@ -77,7 +77,7 @@ def _leaves(node: DictConfig, prefix: str = "") -> list[tuple[str, Any]]:
     return found
 
 
-def _judged(key: str, value: Any, validated: bool) -> schema.Rule | str | None:
+def _judged(key: str, value: Any, validated: bool) -> rules.Rule | str | None:
     """The rule a bad value of ``key`` must break: the table's, or, for a key the table does not name, the kind of
     its value; None for what the schema does not judge. A Checked key's range counts where ``validated`` (the
     script runs rnnlab.run.config.validate) and its check is one that validate runs; else only its kind."""
@@ -86,13 +86,13 @@ def _judged(key: str, value: Any, validated: bool) -> schema.Rule | str | None:
         kind = schema.kind_of(value)
         numbers = isinstance(value, list) and value and all(schema.kind_of(v) == "a number" for v in value)
         return kind if kind in ("a number", "true or false") or numbers else None
-    if isinstance(rule, schema.Checked) and validated and rule.by.startswith(RUN_BY_VALIDATE):
+    if isinstance(rule, rules.Checked) and validated and rule.by.startswith(RUN_BY_VALIDATE):
         rule = rule.rule
-    inner = rule.rule if isinstance(rule, schema.Optional) else rule
-    return None if isinstance(inner, schema.Free | schema.Node | schema.Text) else rule
+    inner = rule.rule if isinstance(rule, rules.Optional) else rule
+    return None if isinstance(inner, rules.Free | rules.Node | rules.Text) else rule
 
 
-def judged_keys(cfg: DictConfig, validated: bool = True) -> dict[str, schema.Rule | str]:
+def judged_keys(cfg: DictConfig, validated: bool = True) -> dict[str, rules.Rule | str]:
     """Every key of ``cfg`` whose values the schema judges, with the rule or kind it judges them by."""
     keys = {}
     for key, value in _leaves(cfg):
@@ -104,24 +104,24 @@ def judged_keys(cfg: DictConfig, validated: bool = True) -> dict[str, schema.Rul
     return keys
 
 
-def _breaks(judged: schema.Rule | str, value: Any) -> bool:
-    if isinstance(judged, schema.Rule):
+def _breaks(judged: rules.Rule | str, value: Any) -> bool:
+    if isinstance(judged, rules.Rule):
         return not judged.ok(value)
-    return schema.kind_of(value) != judged if judged != "a number" else not schema.is_number(value)
+    return schema.kind_of(value) != judged if judged != "a number" else not rules.is_number(value)
 
 
-def bad_values(judged: schema.Rule | str) -> st.SearchStrategy:
+def bad_values(judged: rules.Rule | str) -> st.SearchStrategy:
     """Values ``judged`` refuses: of another kind, empty, null, non-finite, and just outside each end of a range."""
     edges: list[Any] = []
-    inner = judged.rule if isinstance(judged, schema.Optional) else judged
-    for rule in inner.rules if isinstance(inner, schema.AnyOf) else (inner,):
-        if isinstance(rule, schema.Int | schema.Number):
-            step = 1 if isinstance(rule, schema.Int) else 0.5
+    inner = judged.rule if isinstance(judged, rules.Optional) else judged
+    for rule in inner.rules if isinstance(inner, rules.AnyOf) else (inner,):
+        if isinstance(rule, rules.Int | rules.Number):
+            step = 1 if isinstance(rule, rules.Int) else 0.5
             edges += [end + delta for end in (rule.min, rule.max) if end is not None for delta in (-step, 0, step)]
             edges.append(2.5)  # not an integer
-        if isinstance(rule, schema.Choice):
+        if isinstance(rule, rules.Choice):
             edges += ["not_one_of_them", 7]
-        if isinstance(rule, schema.ListOf):
+        if isinstance(rule, rules.ListOf):
             edges += [[rule.item.example] * n for n in (0, 1, 3, 5)] + [[rule.item.example, "a"]]
     ranges = st.integers(-(2**40), 2**40) | st.floats(allow_nan=True, allow_infinity=True)
     return (st.sampled_from(WRONG + edges) | ranges).filter(lambda value: _breaks(judged, value))
@@ -188,7 +188,7 @@ def test_many_more_bad_values(setting):
 def test_the_table_names_every_task_and_model_number(task):
     # Their sizes and shares have ranges; a kind alone (the reference's) would let 0 or -3 through.
     cfg = composed("train", (f"task={task}",))
-    numbers = [key for key, v in _leaves(cfg) if key.startswith(("task.", "model.")) and schema.is_number(v)]
+    numbers = [key for key, v in _leaves(cfg) if key.startswith(("task.", "model.")) and rules.is_number(v)]
     assert numbers and [key for key in numbers if schema.rule_for(key) is None] == []
 
 
