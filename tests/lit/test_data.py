@@ -9,6 +9,7 @@ import lightning as L
 import pytest
 import torch
 from helpers import compose_config
+from lightning.pytorch.utilities.model_helpers import is_overridden
 
 from rnnlab.lit import FAMILIES
 from rnnlab.lit.data import LightningData, task_data
@@ -54,8 +55,10 @@ def test_the_wrapper_shuffles_unless_lightning_overfits(overfit, shuffled):
 
 def test_batches_stay_where_they_are_on_a_cpu_and_move_elsewhere():
     cfg = compose_config(overrides=["task=flip_stream"])
-    module = build_module(cfg)
-    batch = [next(iter(build_datamodule(cfg).val_dataloader()))]
-    assert module.transfer_batch_to_device(batch, torch.device("cpu"), 0) is batch
-    moved = module.transfer_batch_to_device(batch, torch.device("meta"), 0)
+    served = LightningData(build_datamodule(cfg))
+    batch = [next(iter(served.data.val_dataloader()))]
+    assert served.transfer_batch_to_device(batch, torch.device("cpu"), 0) is batch
+    moved = served.transfer_batch_to_device(batch, torch.device("meta"), 0)
     assert {tensor.device.type for tensor in moved[0].values()} == {"meta"}
+    # Lightning warns when a LightningModule overrides the hook while a data module is passed: none does.
+    assert not is_overridden("transfer_batch_to_device", build_module(cfg))

@@ -11,6 +11,7 @@ from rnnlab.callbacks.writers import tensorboard_writers
 from rnnlab.data.in_memory import InMemoryDataModule
 from rnnlab.lit import SequenceClassifier
 from rnnlab.lit.data import task_data
+from rnnlab.models.modes import evaluating
 
 PADDED = "·"
 
@@ -54,11 +55,8 @@ class BitSamples(L.Callback):
     @staticmethod
     @torch.no_grad()
     def lines(pl_module: L.LightningModule, batch: dict[str, Tensor]) -> list[str]:
-        was_training = pl_module.training
-        pl_module.eval()
-        lengths = batch.get("lengths")
-        predicted = pl_module.net(batch["input"].to(pl_module.device), lengths).argmax(-1).cpu()
-        pl_module.train(was_training)
+        with evaluating(pl_module):
+            predicted = pl_module.net(batch["input"].to(pl_module.device), batch.get("lengths")).argmax(-1).cpu()
         mask = batch.get("mask")
         lines = []
         for i, (x, target, guess) in enumerate(zip(batch["input"], batch["target"], predicted, strict=True)):

@@ -11,6 +11,7 @@ from rnnlab.callbacks.writers import tensorboard_writers
 from rnnlab.data.in_memory import InMemoryDataModule
 from rnnlab.lit import SequenceClassifier
 from rnnlab.lit.data import task_data
+from rnnlab.models.modes import evaluating
 
 
 class StateTrajectories(L.Callback):
@@ -30,10 +31,8 @@ class StateTrajectories(L.Callback):
         x = split["input"][: self.n]
         if x.size(1) < 2 or "lengths" in split:  # one step, or padded sequences: no common time axis to draw
             return
-        was_training = pl_module.training
-        pl_module.eval()
-        states = hidden_states(pl_module.net, x.to(pl_module.device))
-        pl_module.train(was_training)
+        with evaluating(pl_module):
+            states = hidden_states(pl_module.net, x.to(pl_module.device))
         target = split["target"][: self.n]
         # One output bit per step (problems 3 and 4) colours the states; otherwise the time step does.
         per_step_bits = target.shape == x.shape[:2] and bool(((target == 0) | (target == 1)).all())

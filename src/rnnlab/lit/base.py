@@ -124,13 +124,6 @@ class RecurrentModule(L.LightningModule):
         """One batch of ``stage``: the loss (for training), and the stage's metrics updated."""
         raise NotImplementedError
 
-    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
-        """rnnlab's data modules keep their tensors on the CPU, so on a CPU there is nothing to move: this skips
-        Lightning's walk over every batch of a step (a list of dicts under ``batches_per_step``)."""
-        if device.type == "cpu":
-            return batch
-        return super().transfer_batch_to_device(batch, device, dataloader_idx)
-
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self.step(batch, "val")
 

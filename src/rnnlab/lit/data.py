@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import lightning as L
+import torch
 from torch.utils.data import DataLoader
 
 
@@ -31,6 +32,14 @@ class LightningData(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self.data.test_dataloader()
+
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        """rnnlab's data modules keep their tensors on the CPU, so on a CPU there is nothing to move: this skips
+        Lightning's walk over every batch of a step (a list of dicts under ``batches_per_step``). Here, not in the
+        LightningModule, where Lightning would warn that a data module was passed too."""
+        if device.type == "cpu":
+            return batch
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
 
 def task_data(trainer: L.Trainer) -> Any | None:

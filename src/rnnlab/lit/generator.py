@@ -35,6 +35,7 @@ from rnnlab.lit.metrics import STAGES, GenerationMetrics, masked_cross_entropy
 from rnnlab.lit.nets import build_backbone, char_rnn, needs_vocab
 from rnnlab.models.attention import ATTENTIONS
 from rnnlab.models.generators import ConditionalGenerator, ImageEncoder, SequenceEncoder, SymbolEncoder
+from rnnlab.models.modes import evaluating
 
 MAX_OUTPUT = 64  # characters a decoder may write before it is cut off
 DECODINGS = ("greedy", "sample", "beam")
@@ -221,12 +222,10 @@ class SequenceGenerator(RecurrentModule):
     @torch.no_grad()
     def samples(self, datamodule, stage: str, n: int) -> tuple[str, Figure | None]:
         """The first ``n`` examples of ``stage`` decoded greedily: a markdown list (and, for images, a grid)."""
-        batch = {k: v[:n].to(self.device) for k, v in datamodule.split(stage).items()}
-        alphabets, target = self.alphabets, batch["target"]
-        was_training = self.training
-        self.eval()
-        generated = self.generate(batch["source"], target.size(1), batch.get("source_lengths"))
-        self.train(was_training)
+        batch = self.first_examples(datamodule, stage, n)
+        alphabets = self.alphabets
+        with evaluating(self):
+            generated = self.generate(batch["source"], batch["target"].size(1), batch.get("source_lengths"))
         sources, written, truths = as_text(alphabets, batch, generated)
         lines = [
             f"- `{source}` → `{out}`" + ("" if out == truth else f" ✗ (expected `{truth}`)")
@@ -241,14 +240,15 @@ class SequenceGenerator(RecurrentModule):
         (none without attention)."""
         if self.net.attention is None:
             return []
-        batch = {k: v[:n].to(self.device) for k, v in datamodule.split(stage).items()}
-        was_training = self.training
-        self.eval()
+        batch = self.first_examples(datamodule, stage, n)
         lengths = batch["source_lengths"]
-        generated = self.generate(batch["source"], batch["target"].size(1), lengths)
-        maps = attention_maps(self.net, self.alphabets, batch["source"], lengths, generated)
-        self.train(was_training)
-        return maps
+        with evaluating(self):
+            generated = self.generate(batch["source"], batch["target"].size(1), lengths)
+            return attention_maps(self.net, self.alphabets, batch["source"], lengths, generated)
+
+    def first_examples(self, datamodule, stage: str, n: int) -> dict[str, Tensor]:
+        """The first ``n`` examples of ``stage``, on this module's device."""
+        return {k: v[:n].to(self.device) for k, v in datamodule.split(stage).items()}
 
 
 def as_text(alphabets: Alphabets, batch: dict[str, Tensor], generated: Tensor) -> tuple[list[str], ...]:

@@ -33,6 +33,7 @@ from rnnlab.lit.metrics import STAGES, TextMetrics
 from rnnlab.lit.nets import char_rnn, needs_vocab
 from rnnlab.models.backbone import State
 from rnnlab.models.generators import CharRNN, detach_state, move_state
+from rnnlab.models.modes import evaluating
 
 
 class LanguageModel(RecurrentModule):
@@ -129,11 +130,8 @@ class LanguageModel(RecurrentModule):
         self, prime: str, length: int, temperature: float | None = None, seed: int = 0, where: str = "prime"
     ) -> str:
         """:func:`sample_text` with this module's network and alphabet, in eval mode."""
-        was_training = self.training
-        self.eval()
-        text = sample_text(self.net, self.alphabet, prime, length, temperature, seed, where)
-        self.train(was_training)
-        return text
+        with evaluating(self):
+            return sample_text(self.net, self.alphabet, prime, length, temperature, seed, where)
 
     def samples(self, datamodule, stage: str, n: int) -> tuple[str, None]:
         """The configured sample (``task.sample``) as a code block, seeded by the epoch: for the callback."""

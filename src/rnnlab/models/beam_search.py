@@ -60,13 +60,15 @@ def beam_search(
     finished = torch.zeros(n, k, dtype=torch.bool, device=device)
     tokens = torch.zeros(n, k, 0, dtype=torch.long, device=device)
     offsets = torch.arange(n, device=device).unsqueeze(1) * k
+    only_end = None  # a finished beam's next log-probabilities, once the first step shows the vocabulary
     for t in range(steps):
         logits, state = step(symbols, state)
         log_probs = logits.float().log_softmax(-1).view(n, k, -1)
         vocabulary = log_probs.size(-1)
-        # A finished beam goes on only with END, at no cost: its score and length stay as they were.
-        only_end = torch.full((vocabulary,), float("-inf"), device=device)
-        only_end[end] = 0.0
+        if only_end is None:
+            # A finished beam goes on only with END, at no cost: its score and length stay as they were.
+            only_end = torch.full((vocabulary,), float("-inf"), device=device)
+            only_end[end] = 0.0
         log_probs = torch.where(finished.unsqueeze(-1), only_end, log_probs)
         candidates = scores.unsqueeze(-1) + log_probs  # (N, K, V)
         grown = (lengths + (~finished).long()).unsqueeze(-1).expand_as(candidates)
