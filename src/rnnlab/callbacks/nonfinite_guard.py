@@ -5,6 +5,7 @@ from __future__ import annotations
 import lightning as L
 import torch
 
+from rnnlab.callbacks.writers import log_straight
 from rnnlab.errors import TrainingDiverged
 
 
@@ -48,9 +49,7 @@ class NonFiniteGuard(L.Callback):
             return
         norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
         if logged:
-            # Straight to the loggers: Lightning's self.log costs more than a small model's whole step.
-            for logger in trainer.loggers:
-                logger.log_metrics({"train/grad_norm": float(norm)}, step=trainer.global_step)
+            log_straight(trainer, {"train/grad_norm": float(norm)})
         if finite:
             return
         checkpoint = trainer.checkpoint_callback

@@ -9,6 +9,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
+from rnnlab.callbacks.writers import log_straight
 from rnnlab.data.batches import IGNORE
 
 
@@ -81,5 +82,4 @@ class Throughput(L.Callback):
             "train/sequences_per_s": self._sequences / seconds,
             "train/tokens_per_s": tokens / seconds,
         }
-        for logger in trainer.loggers:
-            logger.log_metrics(values, step=trainer.global_step)
+        log_straight(trainer, values)

@@ -1,5 +1,5 @@
-"""Where callbacks put what they show: the TensorBoard writers of a trainer's loggers, and the run directory after
-each validation and the test (:class:`EvaluationReport`)."""
+"""Where callbacks put what they show: the trainer's loggers (:func:`log_straight`), their TensorBoard writers, and
+the run directory after each validation and the test (:class:`EvaluationReport`)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,13 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.tensorboard import SummaryWriter
+
+
+def log_straight(trainer: L.Trainer, values: dict[str, float]) -> None:
+    """``values`` to every logger of the run at the current step, not through ``self.log``: Lightning's logging
+    machinery costs more than a small model's whole step."""
+    for logger in trainer.loggers:
+        logger.log_metrics(values, step=trainer.global_step)
 
 
 def tensorboard_writers(trainer: L.Trainer) -> list[SummaryWriter]:
