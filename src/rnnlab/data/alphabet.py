@@ -91,6 +91,14 @@ class Alphabets:
     def to_dict(self) -> dict:
         return {"target": self.target.to_dict(), "source": self.source.to_dict() if self.source else None}
 
+    def source_texts(self, source: Tensor, lengths: Tensor) -> list[str]:
+        """The text of each source of a batch (N, T), up to its length."""
+        return [self.source.decode(ids[:n]) for ids, n in zip(source.tolist(), lengths.tolist(), strict=True)]
+
+    def target_texts(self, target: Tensor) -> list[str]:
+        """The text of each target of a batch (N, T), up to its END (the padding after it reads as END)."""
+        return [self.target.decode(ids) for ids in target.clamp(min=END_ID).tolist()]
+
 
 def pad_ids(rows: list[Tensor], value: int, width: int | None = None) -> Tensor:
     """(len(rows), width) int64: the rows right-padded with ``value`` (width: the longest row by default)."""

@@ -254,12 +254,10 @@ class SequenceGenerator(RecurrentModule):
 def as_text(alphabets: Alphabets, batch: dict[str, Tensor], generated: Tensor) -> tuple[list[str], ...]:
     """The sources (text, or ``image i``), the outputs written and the true ones of a batch, as text."""
     written = [alphabets.target.decode(ids) for ids in generated.tolist()]
-    truths = [alphabets.target.decode(ids) for ids in batch["target"].clamp(min=END_ID).tolist()]
+    truths = alphabets.target_texts(batch["target"])
     if alphabets.source is None:
         return [f"image {i}" for i in range(len(written))], written, truths
-    lengths = batch["source_lengths"].tolist()
-    sources = [alphabets.source.decode(ids[:n]) for ids, n in zip(batch["source"].tolist(), lengths, strict=True)]
-    return sources, written, truths
+    return alphabets.source_texts(batch["source"], batch["source_lengths"]), written, truths
 
 
 def wrong_outputs(alphabets: Alphabets, batch: dict[str, Tensor], generated: Tensor, seen: int) -> list[str]:

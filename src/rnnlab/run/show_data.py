@@ -46,14 +46,13 @@ def _text_records(datamodule, split: str, n: int) -> list[dict]:
 def _generator_records(datamodule, data: dict[str, Tensor], n: int) -> list[dict]:
     """A generator's examples as text: the source (the dates' text, or the digits an image shows) and the
     caption or translation the decoder is taught to write."""
-    alphabets, records = datamodule.vocab, []
-    for i in range(min(n, len(data["target"]))):
-        if alphabets.source is not None:
-            source = alphabets.source.decode(data["source"][i, : int(data["source_lengths"][i])].tolist())
-        else:
-            source = [d for d in data["digits"][i].tolist() if d != NO_DIGIT]
-        records.append({"source": source, "target": alphabets.target.decode(data["target"][i].tolist())})
-    return records
+    alphabets, first = datamodule.vocab, {key: value[:n] for key, value in data.items()}
+    if alphabets.source is not None:
+        sources = alphabets.source_texts(first["source"], first["source_lengths"])
+    else:
+        sources = [[d for d in digits if d != NO_DIGIT] for digits in first["digits"].tolist()]
+    targets = alphabets.target_texts(first["target"])
+    return [{"source": source, "target": target} for source, target in zip(sources, targets, strict=True)]
 
 
 def example_records(cfg: DictConfig) -> list[dict]:
