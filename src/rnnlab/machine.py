@@ -31,9 +31,7 @@ def _start_time(pid: int) -> str:
 def _alive(pid: int, started: str) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process holds the id: not our run
+    except (ProcessLookupError, PermissionError):  # gone, or another user's process holds the id: not our run
         return False
     return not started or _start_time(pid) in ("", started)
 

@@ -51,7 +51,7 @@ def test_the_work_estimate_puts_the_default_bit_task_below_and_the_pos_recipe_ab
 
 def test_omp_num_threads_wins_over_auto(two_cores, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    assert resolve_threads(compose_config("train", ["task=pos", "model=bilstm"])) == (1, "auto: OMP_NUM_THREADS", False)
+    assert resolve_threads(compose_config("train", POS)) == (1, "auto: OMP_NUM_THREADS", False)
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "many"])
@@ -113,7 +113,7 @@ def test_an_auto_run_gives_up_a_core_while_another_run_trains_and_takes_it_back(
 
 def test_a_run_with_a_set_thread_count_registers_but_keeps_its_count(machine_of_two_cores, other_process):
     torch.set_num_threads(2)
-    callback, trainer = ThreadShare(2, adapt=False, every_s=0), _Trainer()
+    callback, trainer = ThreadShare(2, shares=False, every_s=0), _Trainer()
     callback.setup(trainer, None, "fit")
     register_run(machine_of_two_cores, other_process.pid)
     callback.on_train_batch_start(trainer, None, None, 0)

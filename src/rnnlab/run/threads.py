@@ -89,11 +89,11 @@ def apply_threads(cfg: DictConfig) -> tuple[int, str, ThreadShare]:
 
     from rnnlab.callbacks.thread_share import ThreadShare  # Lightning: imported by the runs that train only
 
-    ceiling, why, adapt = resolve_threads(cfg)
+    ceiling, why, shares = resolve_threads(cfg)
     registry = RunRegistry()
-    others = registry.others() if adapt else 0
-    threads = share(ceiling, others) if adapt else ceiling
+    others = registry.others() if shares else 0
+    threads = share(ceiling, others) if shares else ceiling
     if threads < ceiling:
         why = f"{why}, shared with {others} other rnnlab run(s)"
     torch.set_num_threads(threads)
-    return threads, why, ThreadShare(ceiling, adapt, registry)
+    return threads, why, ThreadShare(ceiling, shares, registry)
