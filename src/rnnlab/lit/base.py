@@ -186,6 +186,15 @@ class RecurrentModule(L.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
 
+    def step_batches(self, batch: dict[str, Tensor] | list[dict[str, Tensor]]) -> list[dict[str, Tensor]]:
+        """The batches a Lightning step trains on, one optimizer step each: its batch, or its group under
+        ``task.data.batches_per_step``, cut where ``trainer.max_steps`` is reached (Lightning checks the budget only
+        between its steps, and would let a group run past it)."""
+        batches = batch if isinstance(batch, list) else [batch]
+        if (budget := self.trainer.max_steps) >= 0:
+            batches = batches[: max(0, budget - self.trainer.global_step)]
+        return batches
+
     def optimize(self, loss: Tensor | None = None, grads: dict[str, Tensor] | None = None) -> None:
         """One optimizer step under manual optimization: zero, backward on ``loss`` (or the given ``grads`` by
         parameter name of ``net``), step (which clips first: :meth:`on_before_optimizer_step`)."""

@@ -132,7 +132,7 @@ class SequenceClassifier(RecurrentModule):
         return loss
 
     def training_step(self, batch: dict[str, Tensor] | list[dict[str, Tensor]], batch_idx: int) -> None:
-        for one in batch if isinstance(batch, list) else [batch]:
+        for one in self.step_batches(batch):
             if self.gradients == "manual":
                 self.manual_step(one)
             else:

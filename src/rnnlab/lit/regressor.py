@@ -54,7 +54,7 @@ class SequenceRegressor(RecurrentModule):
         return F.mse_loss(prediction, batch["target"])
 
     def training_step(self, batch: dict[str, Tensor] | list[dict[str, Tensor]], batch_idx: int) -> None:
-        for one in batch if isinstance(batch, list) else [batch]:
+        for one in self.step_batches(batch):
             self.optimize(self.step(one, "train"))
 
     def epoch_values(self, stage: str) -> dict[str, Tensor]:
