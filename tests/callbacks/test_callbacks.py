@@ -1,4 +1,5 @@
-"""Gradient flow through time, the non-finite guard, manual-gradient training and the exploding-W init."""
+"""Gradient flow through time, the non-finite guard, the progress bar, manual-gradient training and the exploding-W
+init."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 import pytest
 import torch
 from lightning import Callback
+from lightning.pytorch.callbacks import RichProgressBar
 from omegaconf import OmegaConf, open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -102,6 +104,28 @@ def test_the_guards_check_finds_any_nonfinite_element_and_changes_no_value(bad, 
     assert all_finite(tensors) is (bad is None)
     # Bit for bit, NaN and the sign of zero included.
     assert all(torch.equal(a.view(torch.uint8), b.view(torch.uint8)) for a, b in zip(before, tensors, strict=True))
+
+
+@pytest.mark.parametrize(("redraws_per_second", "draws"), [(1e-3, 3), (1e9, 14)])
+def test_the_progress_bar_redraws_at_most_so_often_and_at_each_epochs_end(
+    make_cfg, monkeypatch, redraws_per_second, draws
+):
+    # 7 Lightning steps per epoch, 2 epochs: a slow rate draws the run's first batch and each epoch's last.
+    drawn = []
+
+    def draw(bar, trainer, *args):
+        drawn.append((trainer.current_epoch, trainer.fit_loop.epoch_loop.batch_progress.is_last_batch))
+
+    monkeypatch.setattr(RichProgressBar, "on_train_batch_end", draw)
+    bar = [
+        "+callbacks.rich_progress_bar._target_=rnnlab.callbacks.ProgressBar",
+        f"+callbacks.rich_progress_bar.redraws_per_second={redraws_per_second}",
+        "trainer.enable_progress_bar=true",
+    ]
+    short = ["task.data.sizes.train=200", "task.data.batches_per_step=1", "trainer.max_epochs=2", "test=false"]
+    train(make_cfg("flip_stream", "rnn", *bar, *short, "trainer.min_epochs=2", "~callbacks.early_stopping"))
+    assert len(drawn) == draws
+    assert [d for d in drawn if d[1]] == [(0, True), (1, True)]
 
 
 def test_user_errors_exit_with_code_2_and_one_line(capsys):

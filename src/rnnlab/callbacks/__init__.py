@@ -11,6 +11,7 @@ from rnnlab.callbacks.graph_input import GraphInput
 from rnnlab.callbacks.hidden_states import HiddenStateHeatmap
 from rnnlab.callbacks.hparams import HParamsSession
 from rnnlab.callbacks.nonfinite_guard import NonFiniteGuard
+from rnnlab.callbacks.progress import ProgressBar
 from rnnlab.callbacks.projector import EmbeddingProjector
 from rnnlab.callbacks.resilience import InterruptHandler, RngState
 from rnnlab.callbacks.run_log import ParameterSummary
@@ -34,6 +35,7 @@ __all__ = [
     "InterruptHandler",
     "NonFiniteGuard",
     "ParameterSummary",
+    "ProgressBar",
     "ResumableCheckpoint",
     "RngState",
     "SolveTracker",
