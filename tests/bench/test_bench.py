@@ -9,6 +9,7 @@ import sys
 import pytest
 from helpers import REPO_ROOT
 
+from rnnlab.bench.harness import comparison
 from rnnlab.bench.scaling import exponent
 
 
@@ -34,8 +35,8 @@ def test_the_suite_runs_every_benchmark_and_writes_its_report(tmp_path):
     assert all(r["values"] and r["min"] <= r["median"] <= r["max"] for r in report["results"])
     table = (tmp_path / "bench.md").read_text()
     assert report["command"] in table
-    for comparison in report["comparisons"]:
-        assert f"| {comparison['benchmark']} | {comparison['case']} | {comparison['ratio']} |" in table
+    for row in report["comparisons"]:
+        assert f"| {row['benchmark']} | {row['case']} | {row['ratio']} |" in table
     # The loop and the fused kernel compute the same function.
     (loop,) = [r for r in report["results"] if r["benchmark"] == "implementations" and r["variant"] == "loop"]
     assert loop["extra"]["max_abs_diff_vs_fused"] < 1e-5
@@ -45,3 +46,25 @@ def test_the_suite_runs_every_benchmark_and_writes_its_report(tmp_path):
 def test_the_fitted_exponent_recovers_a_power_law(power):
     lengths = [10, 100, 1000]
     assert exponent(lengths, [3e-4 * t**power for t in lengths]) == pytest.approx(power)
+
+
+@pytest.mark.parametrize(
+    ("bounds", "goal", "met"),
+    [
+        ({"at_least": 0.9}, "≥ 0.9", False),
+        ({"at_least": 0.8}, "≥ 0.8", True),
+        ({"at_most": 7, "unit": " s"}, "≤ 7 s", True),
+        ({"goal": "< 1.10 where auto picks 1", "met": False}, "< 1.10 where auto picks 1", False),
+        ({}, None, None),
+    ],
+)
+def test_a_comparison_states_its_goal_and_whether_the_value_met_it(bounds, goal, met):
+    row = comparison("overhead", "B=32", "rnnlab / plain", 0.86, **bounds)
+    assert row == {
+        "benchmark": "overhead",
+        "case": "B=32",
+        "ratio": "rnnlab / plain",
+        "value": 0.86,
+        "goal": goal,
+        "met": met,
+    }

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from rnnlab.bench.harness import Result, interleave
+from rnnlab.bench.harness import Result, comparison, interleave
 from rnnlab.run.config import PROJECT_ROOT
 
 GOAL_SECONDS = 7.0  # the default training
@@ -53,34 +53,16 @@ def run(repeats: int = 5, overrides: list[str] = ()):
     case = " ".join(["python scripts/train.py", *overrides])
     results = [Result("cold_start", case, name, "s", v) for name, v in values.items()]
     train_median = results[0].median
+    seconds = "seconds, start to exit"
     quick = [
-        {
-            "benchmark": "cold_start",
-            "case": f"python scripts/{result.variant}",
-            "ratio": "seconds, start to exit",
-            "value": result.median,
-            "goal": f"≤ {QUICK_GOAL_SECONDS:g} s",
-            "met": result.median <= QUICK_GOAL_SECONDS,
-        }
-        for result in results[2:]
+        comparison(
+            "cold_start", f"python scripts/{r.variant}", seconds, r.median, at_most=QUICK_GOAL_SECONDS, unit=" s"
+        )
+        for r in results[2:]
     ]
     comparisons = [
-        {
-            "benchmark": "cold_start",
-            "case": case,
-            "ratio": "seconds, start to exit",
-            "value": train_median,
-            "goal": f"≤ {GOAL_SECONDS:g} s",
-            "met": train_median <= GOAL_SECONDS,
-        },
-        {
-            "benchmark": "cold_start",
-            "case": case,
-            "ratio": "share spent importing",
-            "value": results[1].median / train_median,
-            "goal": None,
-            "met": None,
-        },
+        comparison("cold_start", case, seconds, train_median, at_most=GOAL_SECONDS, unit=" s"),
+        comparison("cold_start", case, "share spent importing", results[1].median / train_median),
         *quick,
     ]
     return results, comparisons

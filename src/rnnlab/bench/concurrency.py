@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from rnnlab.bench.harness import Result
+from rnnlab.bench.harness import Result, comparison
 from rnnlab.run.config import PROJECT_ROOT
 from rnnlab.run.threads import cores
 
@@ -127,14 +127,13 @@ def run(pair_tasks=None, sweep_task=None, repeats: int = 1, before: bool = True,
                 results.append(Result("concurrency", f"{name} alone", variant, "sequences/s", solos))
                 results.append(Result("concurrency", case, variant, "pair ÷ solo", ratios))
                 comparisons.append(
-                    {
-                        "benchmark": "concurrency",
-                        "case": f"{case} ({variant})",
-                        "ratio": "each ÷ alone",
-                        "value": statistics.median(ratios),
-                        "goal": "≥ 0.45" if variant == "default" else None,
-                        "met": statistics.median(ratios) >= 0.45 if variant == "default" else None,
-                    }
+                    comparison(
+                        "concurrency",
+                        f"{case} ({variant})",
+                        "each ÷ alone",
+                        statistics.median(ratios),
+                        at_least=0.45 if variant == "default" else None,
+                    )
                 )
         # The sweep with rnnlab's defaults only; before, sweeps ran one job at a time (the first row).
         minutes: dict[str, list[float]] = {"one at a time": [], "side by side": []}
@@ -146,13 +145,12 @@ def run(pair_tasks=None, sweep_task=None, repeats: int = 1, before: bool = True,
             results.append(Result("concurrency", f"4-job sweep, {mode}", "default", "minutes", values))
         speedup = statistics.median(minutes["one at a time"]) / statistics.median(minutes["side by side"])
         comparisons.append(
-            {
-                "benchmark": "concurrency",
-                "case": f"4-job sweep (default, {cores()} cores)",
-                "ratio": "jobs/min, side by side ÷ one at a time",
-                "value": speedup,
-                "goal": "≥ 1.8",
-                "met": speedup >= 1.8,
-            }
+            comparison(
+                "concurrency",
+                f"4-job sweep (default, {cores()} cores)",
+                "jobs/min, side by side ÷ one at a time",
+                speedup,
+                at_least=1.8,
+            )
         )
     return results, comparisons

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from rnnlab.bench.harness import Result, interleave
+from rnnlab.bench.harness import Result, comparison, interleave
 from rnnlab.bench.overhead import compose_train, timed_train
 
 SYMBOLS = [chr(c) for c in range(ord("!"), ord("!") + 65)]
@@ -106,14 +106,5 @@ def run(
     )
     peak = Result("efficiency", case, "matmul peak", "GFLOP/s", values["matmul peak GFLOP/s"])
     share = achieved.median / peak.median
-    comparisons = [
-        {
-            "benchmark": "efficiency",
-            "case": case,
-            "ratio": "achieved / matmul peak",
-            "value": share,
-            "goal": f"≥ {GOAL}",
-            "met": share >= GOAL,
-        }
-    ]
+    comparisons = [comparison("efficiency", case, "achieved / matmul peak", share, at_least=GOAL)]
     return [tokens, achieved, peak], comparisons

@@ -44,6 +44,28 @@ def interleave(variants: dict[str, Callable[[], float]], repeats: int) -> dict[s
     return values
 
 
+def comparison(
+    benchmark: str,
+    case: str,
+    ratio: str,
+    value: float,
+    *,
+    at_least: float | None = None,
+    at_most: float | None = None,
+    unit: str = "",
+    goal: str | None = None,
+    met: bool | None = None,
+) -> dict:
+    """One row of the report's comparisons: ``ratio`` (what is compared) measured at ``value``. Its goal is
+    ``at_least`` or ``at_most`` a bound (in ``unit``), or any ``goal`` text with its own ``met``; with none, the row
+    is context."""
+    if at_least is not None:
+        goal, met = f"≥ {at_least:g}{unit}", value >= at_least
+    elif at_most is not None:
+        goal, met = f"≤ {at_most:g}{unit}", value <= at_most
+    return {"benchmark": benchmark, "case": case, "ratio": ratio, "value": value, "goal": goal, "met": met}
+
+
 def machine() -> dict:
     """What the numbers were measured on."""
     cpu = platform.processor() or platform.machine()

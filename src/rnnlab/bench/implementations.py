@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import torch
 
-from rnnlab.bench.harness import Result, interleave
+from rnnlab.bench.harness import Result, comparison, interleave
 from rnnlab.models.backbone import RecurrentBackbone
 
 GOAL = 1.3  # the loop within 1.3× the fused time
@@ -88,25 +88,8 @@ def run(
             extra = {"max_abs_diff_vs_fused": max_diff} if name == "loop" else {}
             results.append(Result("implementations", case, name, "ms per forward+backward", v, extra))
         ratio = statistics.median(values["loop"]) / statistics.median(values["fused"])
-        comparisons.append(
-            {
-                "benchmark": "implementations",
-                "case": case,
-                "ratio": "loop / fused time",
-                "value": ratio,
-                "goal": f"≤ {GOAL}",
-                "met": ratio <= GOAL,
-            }
-        )
+        comparisons.append(comparison("implementations", case, "loop / fused time", ratio, at_most=GOAL))
         if "loop+compile" in values:
-            comparisons.append(
-                {
-                    "benchmark": "implementations",
-                    "case": case,
-                    "ratio": "loop+compile / fused time",
-                    "value": statistics.median(values["loop+compile"]) / statistics.median(values["fused"]),
-                    "goal": None,
-                    "met": None,
-                }
-            )
+            compiled = statistics.median(values["loop+compile"]) / statistics.median(values["fused"])
+            comparisons.append(comparison("implementations", case, "loop+compile / fused time", compiled))
     return results, comparisons

@@ -23,7 +23,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
-from rnnlab.bench.harness import Result, interleave
+from rnnlab.bench.harness import Result, comparison, interleave
 from rnnlab.lit.base import RecurrentModule
 from rnnlab.run.build import build_net
 from rnnlab.run.config import CONFIG_DIR
@@ -173,37 +173,10 @@ def run(
         for variant, v in values.items():
             results.append(Result("overhead", case, variant, "sequences/s", v))
         median = {variant: statistics.median(v) for variant, v in values.items()}
-        comparisons.append(
-            {
-                "benchmark": "overhead",
-                "case": case,
-                "ratio": "rnnlab / rnnlab with Lightning's step",
-                "value": median["rnnlab"] / median["rnnlab, Lightning's step"],
-                "goal": None,
-                "met": None,
-            }
-        )
+        gained = median["rnnlab"] / median["rnnlab, Lightning's step"]
+        comparisons.append(comparison("overhead", case, "rnnlab / rnnlab with Lightning's step", gained))
         for name in ablated:
-            comparisons.append(
-                {
-                    "benchmark": "overhead",
-                    "case": case,
-                    "ratio": f"{name} / plain",
-                    "value": median[name] / median["plain"],
-                    "goal": None,
-                    "met": None,
-                }
-            )
+            comparisons.append(comparison("overhead", case, f"{name} / plain", median[name] / median["plain"]))
         ratio = median["rnnlab"] / median["plain"]
-        goal = goals.get(batch_size)
-        comparisons.append(
-            {
-                "benchmark": "overhead",
-                "case": case,
-                "ratio": "rnnlab / plain",
-                "value": ratio,
-                "goal": f"≥ {goal}" if goal else None,
-                "met": ratio >= goal if goal else None,
-            }
-        )
+        comparisons.append(comparison("overhead", case, "rnnlab / plain", ratio, at_least=goals.get(batch_size)))
     return results, comparisons

@@ -15,7 +15,7 @@ import statistics
 import torch
 import torch.nn.functional as F
 
-from rnnlab.bench.harness import Result
+from rnnlab.bench.harness import Result, comparison
 from rnnlab.bench.overhead import bits_config, timed_train
 from rnnlab.run.build import build_net
 
@@ -68,14 +68,6 @@ def run(
             results.append(Result("scaling", case, "rnnlab", "MiB saved for backward per batch", [memory]))
             medians.append(statistics.median(seconds[1:]))
         k = exponent(list(lengths), medians)
-        comparisons.append(
-            {
-                "benchmark": "scaling",
-                "case": f"H={hidden}, T={'/'.join(map(str, lengths))}",
-                "ratio": "exponent of epoch time in T",
-                "value": k,
-                "goal": f"≤ {GOAL}",
-                "met": k <= GOAL,
-            }
-        )
+        case = f"H={hidden}, T={'/'.join(map(str, lengths))}"
+        comparisons.append(comparison("scaling", case, "exponent of epoch time in T", k, at_most=GOAL))
     return results, comparisons

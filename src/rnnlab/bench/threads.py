@@ -14,7 +14,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from rnnlab.bench.harness import Result, interleave
+from rnnlab.bench.harness import Result, comparison, interleave
 from rnnlab.bench.overhead import compose_train
 from rnnlab.run.build import build_net
 from rnnlab.run.threads import SMALL_WORK, recurrent_work
@@ -68,13 +68,13 @@ def run(cases=CASES, length: int = 50, steps: int = 20, repeats: int = 5, device
         gain = sorted(values["2 thread(s)"])[repeats // 2] / sorted(values["1 thread(s)"])[repeats // 2]
         picks = 1 if work < SMALL_WORK else 2
         comparisons.append(
-            {
-                "benchmark": "threads",
-                "case": f"{case} (work {work:,}/step; auto picks {picks})",
-                "ratio": "2 threads / 1",
-                "value": gain,
-                "goal": "< 1.10 where auto picks 1" if picks == 1 else "≥ 1.10 where auto picks 2",
-                "met": gain < 1.10 if picks == 1 else gain >= 1.10,
-            }
+            comparison(
+                "threads",
+                f"{case} (work {work:,}/step; auto picks {picks})",
+                "2 threads / 1",
+                gain,
+                goal="< 1.10 where auto picks 1" if picks == 1 else "≥ 1.10 where auto picks 2",
+                met=gain < 1.10 if picks == 1 else gain >= 1.10,
+            )
         )
     return results, comparisons
