@@ -94,6 +94,35 @@ def test_nonfinite_gradients_stop_training_naming_the_step_and_the_last_good_che
     assert all(torch.isfinite(w).all() for w in weights.values())
 
 
+@pytest.mark.parametrize("diverges", [False, True])
+def test_the_gradient_norm_reaches_tensorboard_every_log_every_n_steps_also_when_training_diverges(make_cfg, diverges):
+    # 640 sequences in batches of 32: 20 steps per epoch, two epochs; diverging, the first step of the second.
+    cfg = make_cfg(
+        "flip_stream", "rnn", "task.data.sizes.train=640", "trainer.max_epochs=2", "~callbacks.early_stopping"
+    )
+    with open_dict(cfg):
+        cfg.logger = OmegaConf.load(CONFIG_DIR / "logger" / "tensorboard.yaml")
+    datamodule, module, trainer = build_datamodule(cfg), build_module(cfg), make_trainer(cfg)
+
+    class PoisonSecondEpoch(Callback):
+        def on_train_epoch_start(self, trainer, pl_module):
+            if diverges and trainer.current_epoch == 1:
+                datamodule.split("train")["input"][:] = float("nan")
+
+    trainer.callbacks.append(PoisonSecondEpoch())
+    if diverges:
+        with pytest.raises(TrainingDiverged, match="at step 20"):
+            trainer.fit(module, datamodule=LightningData(datamodule))
+    else:
+        trainer.fit(module, datamodule=LightningData(datamodule))
+    events = EventAccumulator(f"{cfg.paths.output_dir}/tensorboard")
+    events.Reload()
+    norms = {event.step: event.value for event in events.Scalars("train/grad_norm")}
+    assert list(norms) == ([0, 10, 20] if diverges else [0, 10, 20, 30])
+    assert all(0 < norms[step] < math.inf for step in (0, 10))
+    assert math.isnan(norms[20]) == diverges
+
+
 @pytest.mark.parametrize("bad", [None, float("inf"), float("-inf"), float("nan")])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
 def test_the_guards_check_finds_any_nonfinite_element_and_changes_no_value(bad, dtype):

@@ -77,6 +77,7 @@ def lightning_step_train(cfg: DictConfig) -> tuple[list[float], dict]:
 # rnnlab's path with one piece left out or as it was before, each a configuration a user may choose too.
 ABLATIONS = {
     "rnnlab without the non-finite guard": ["~callbacks.nonfinite_guard"],
+    "rnnlab writing each gradient norm as it is logged": ["callbacks.nonfinite_guard.write_every_s=0"],
     "rnnlab without the progress bar": ["~callbacks.rich_progress_bar", "+trainer.enable_progress_bar=false"],
     "rnnlab with Lightning's progress bar (redrawn every step)": [
         "callbacks.rich_progress_bar._target_=lightning.pytorch.callbacks.RichProgressBar",

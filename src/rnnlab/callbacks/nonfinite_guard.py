@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import lightning as L
 import torch
 
@@ -27,17 +30,43 @@ class NonFiniteGuard(L.Callback):
     epochs). The check is one fused pass over the gradients and one device sync per step (:func:`all_finite`).
     Every ``log_every_n_steps`` it also logs the gradient's norm as ``train/grad_norm``: the gradient as the
     optimizer would see it, before clipping.
+
+    The norms go to the loggers together: at each training epoch's last batch, before a validation, at least every
+    ``write_every_s`` seconds (0: each as it is taken), and before the error. Handed to TensorBoard one at a time,
+    between steps, each cost the training more than a small model's step: TensorBoard's writer thread takes
+    Python's lock from the training's (``python scripts/bench.py --only overhead``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, write_every_s: float = 10.0) -> None:
+        self.write_every_s = write_every_s
         # Listed once per fit: walking the module tree (its metrics included) every step costs more than the norm.
         self._parameters: list[torch.nn.Parameter] | None = None
+        self._norms: list[tuple[int, float]] = []  # (step, norm) not yet written
+        self._written_at = time.monotonic()
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._parameters = list(pl_module.parameters())
 
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            self._write(trainer)
+
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._write(trainer)  # a validation inside an epoch: its metrics after the norms of the steps before it
+
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._write(trainer)
         self._parameters = None
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        self._write(trainer)
+
+    def _write(self, trainer: L.Trainer) -> None:
+        for step, norm in self._norms:
+            log_straight(trainer, {"train/grad_norm": norm}, step=step)
+        self._norms, self._written_at = [], time.monotonic()
 
     def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer) -> None:
         parameters = self._parameters or pl_module.parameters()
@@ -49,7 +78,9 @@ class NonFiniteGuard(L.Callback):
             return
         norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
         if logged:
-            log_straight(trainer, {"train/grad_norm": float(norm)})
+            self._norms.append((trainer.global_step, float(norm)))
+            if time.monotonic() - self._written_at >= self.write_every_s:
+                self._write(trainer)
         if finite:
             return
         checkpoint = trainer.checkpoint_callback

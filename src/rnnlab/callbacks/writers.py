@@ -10,11 +10,11 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.tensorboard import SummaryWriter
 
 
-def log_straight(trainer: L.Trainer, values: dict[str, float]) -> None:
-    """``values`` to every logger of the run at the current step, not through ``self.log``: Lightning's logging
-    machinery costs more than a small model's whole step."""
+def log_straight(trainer: L.Trainer, values: dict[str, float], step: int | None = None) -> None:
+    """``values`` to every logger of the run at ``step`` (default: the current step), not through ``self.log``:
+    Lightning's logging machinery costs more than a small model's whole step."""
     for logger in trainer.loggers:
-        logger.log_metrics(values, step=trainer.global_step)
+        logger.log_metrics(values, step=trainer.global_step if step is None else step)
 
 
 def tensorboard_writers(trainer: L.Trainer) -> list[SummaryWriter]:
