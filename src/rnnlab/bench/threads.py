@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from rnnlab.bench.harness import Result, comparison, interleave
 from rnnlab.bench.overhead import compose_train
 from rnnlab.run.build import build_net
-from rnnlab.run.threads import SMALL_WORK, recurrent_work
+from rnnlab.run.threads import is_small, recurrent_work
 
 CASES = ((32, 16), (32, 32), (64, 32), (32, 48), (32, 64), (32, 128), (32, 256), (256, 32), (256, 128))
 
@@ -66,7 +66,7 @@ def run(cases=CASES, length: int = 50, steps: int = 20, repeats: int = 5, device
         for variant, v in values.items():
             results.append(Result("threads", case, variant, "sequences/s", v, {"work": work}))
         gain = sorted(values["2 thread(s)"])[repeats // 2] / sorted(values["1 thread(s)"])[repeats // 2]
-        picks = 1 if work < SMALL_WORK else 2
+        picks = 1 if is_small(cfg) else 2
         comparisons.append(
             comparison(
                 "threads",

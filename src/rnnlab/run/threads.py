@@ -55,6 +55,11 @@ def recurrent_work(cfg: DictConfig) -> int:
     return batch * model.hidden_size * rows * model.num_layers * directions
 
 
+def is_small(cfg: DictConfig) -> bool:
+    """Whether ``cfg``'s recurrent layers do too little work per time step to gain 10 % from a second thread."""
+    return recurrent_work(cfg) < SMALL_WORK
+
+
 class ThreadChoice(NamedTuple):
     """A run's thread count, why, and whether it keeps to its share beside other rnnlab runs (``auto``, unless
     ``OMP_NUM_THREADS`` decided)."""
@@ -75,7 +80,7 @@ def resolve_threads(cfg: DictConfig) -> ThreadChoice:
         return ThreadChoice(int(os.environ["OMP_NUM_THREADS"]), "auto: OMP_NUM_THREADS")
     jobs = parallel_jobs()
     per_job = max(1, cores() // jobs)
-    if per_job > 1 and recurrent_work(cfg) < SMALL_WORK:
+    if per_job > 1 and is_small(cfg):
         return ThreadChoice(1, "auto: a small recurrent model gains < 10 % from a second thread", shares=True)
     why = f"auto: {cores()} core(s)" + (f" / {jobs} parallel jobs" if jobs > 1 else "")
     return ThreadChoice(per_job, why, shares=True)
