@@ -13,9 +13,9 @@ from lightning.pytorch.callbacks import RichProgressBar
 class ProgressBar(RichProgressBar):
     """:class:`~lightning.pytorch.callbacks.RichProgressBar` that, during training, redraws its bar and metrics at
     most ``redraws_per_second`` times a second, and always at an epoch's last batch. Lightning's redraws after
-    every step, gathering the metrics each time: for a small model that is a few percent of the training time
-    (``python scripts/bench.py --only overhead``), to show what no eye can follow. Validation and test bars are
-    Lightning's."""
+    every step, gathering the metrics each time, for changes faster than an eye can follow. On the bit problems,
+    whose Lightning steps carry 32 batches, the two bars cost the same within the overhead benchmark's spread
+    (docs/performance.md). Validation and test bars are Lightning's."""
 
     def __init__(self, redraws_per_second: float = 10.0, **kwargs: Any) -> None:
         if not redraws_per_second > 0:
