@@ -126,9 +126,10 @@ def test_eval_names_a_missing_or_unreadable_checkpoint(make_cfg, tmp_path):
     ("batches_per_step", "budget", "steps"),
     [(3, [], 14), (8, [], 14), (3, ["+trainer.max_steps=9"], 9), (8, ["+trainer.max_steps=9"], 9)],
 )
-def test_several_batches_per_step_train_exactly_as_one(make_cfg, batches_per_step, budget, steps):
+def test_several_batches_per_step_train_exactly_as_one(make_cfg, caplog, batches_per_step, budget, steps):
     # 200 sequences in batches of 32: 7 batches per epoch, so groups of 3 end with a shorter one. Dropout makes
-    # the result depend on the random draws too. A budget of 9 steps ends inside a group (7 + 3, 7 + 7).
+    # the result depend on the random draws too. A budget of 9 steps ends inside a group (7 + 3, 7 + 7), which the
+    # grouped run says, since a run resumed from it would skip the group's rest.
     settings = [
         "task.data.sizes.train=200",
         "model.output_dropout=0.3",
@@ -141,6 +142,7 @@ def test_several_batches_per_step_train_exactly_as_one(make_cfg, batches_per_ste
     _, one = train(make_cfg("flip_stream", "rnn", "task.data.batches_per_step=1", *settings))
     _, grouped = train(make_cfg("flip_stream", "rnn", f"task.data.batches_per_step={batches_per_step}", *settings))
     assert one["trainer"].global_step == grouped["trainer"].global_step == steps
+    assert ("trainer.max_steps=9 ended inside a group of" in caplog.text) == bool(budget)
     for (name, a), b in zip(one["module"].state_dict().items(), grouped["module"].state_dict().values(), strict=True):
         assert torch.equal(a, b), name
 

@@ -191,9 +191,19 @@ class RecurrentModule(L.LightningModule):
         ``task.data.batches_per_step``, cut where ``trainer.max_steps`` is reached (Lightning checks the budget only
         between its steps, and would let a group run past it)."""
         batches = batch if isinstance(batch, list) else [batch]
-        if (budget := self.trainer.max_steps) >= 0:
-            batches = batches[: max(0, budget - self.trainer.global_step)]
-        return batches
+        budget = self.trainer.max_steps
+        if budget < 0 or len(batches) <= (left := max(0, budget - self.trainer.global_step)):
+            return batches
+        # Lightning counts the group as the epoch's step it was: a run resumed from here starts the next step.
+        log.warning(
+            "trainer.max_steps=%d ended inside a group of %d batches (task.data.batches_per_step): a run resumed "
+            "from this run's checkpoint with a larger budget goes on after the group, without its %d untrained "
+            "batches; a budget at a group's end, or task.data.batches_per_step=1, resumes exactly",
+            budget,
+            len(batches),
+            len(batches) - left,
+        )
+        return batches[:left]
 
     def optimize(self, loss: Tensor | None = None, grads: dict[str, Tensor] | None = None) -> None:
         """One optimizer step under manual optimization: zero, backward on ``loss`` (or the given ``grads`` by
