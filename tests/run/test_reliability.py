@@ -91,9 +91,10 @@ def kill_and_resume(
         f"+callbacks.kill.step={step}",
         f"+callbacks.kill.when={when}",
     )
-    assert killed.returncode == (128 + signal.SIGTERM if when == "term" else -signal.SIGKILL), killed.stderr[-3000:]
+    stopped = {"term": 128 + signal.SIGTERM, "int": 128 + signal.SIGINT}
+    assert killed.returncode == stopped.get(when, -signal.SIGKILL), killed.stderr[-3000:]
     (killed_dir,) = run_dirs(log_dir)
-    checkpoint = killed_dir / "checkpoints" / ("interrupted.ckpt" if when == "term" else "last.ckpt")
+    checkpoint = killed_dir / "checkpoints" / ("interrupted.ckpt" if when in stopped else "last.ckpt")
     resumed_from = load_checkpoint(checkpoint)
     assert resumed_from["state_dict"]  # intact, even when the kill came during a save
     resumed = train_process(log_dir, run, f"ckpt_path={checkpoint if resume_with == 'path' else 'last'}")
@@ -151,12 +152,13 @@ def test_killed_anywhere_and_resumed_ends_bit_identical(uninterrupted, tmp_path,
     assert_identical(weights, uninterrupted)
 
 
-def test_sigterm_saves_a_checkpoint_that_resumes_bit_identical(uninterrupted, tmp_path):
-    # SIGTERM after step 21 (mid-epoch, between validations); ckpt_path=last picks the newer interrupted.ckpt.
-    weights, resumed_from, stopped = kill_and_resume(tmp_path, step=21, when="term", resume_with="last")
+@pytest.mark.parametrize(("when", "said"), [("term", "SIGTERM"), ("int", "Ctrl-C")])
+def test_sigterm_or_ctrl_c_saves_a_checkpoint_that_resumes_bit_identical(uninterrupted, tmp_path, when, said):
+    # The signal after step 21 (mid-epoch, between validations); ckpt_path=last picks the newer interrupted.ckpt.
+    weights, resumed_from, stopped = kill_and_resume(tmp_path, step=21, when=when, resume_with="last")
     run_dir = run_dirs(tmp_path)[0]
     assert resumed_from["global_step"] == 21
-    assert "SIGTERM at epoch 1, step 21" in stopped.stdout
+    assert f"{said} at epoch 1, step 21" in stopped.stdout
     assert f"ckpt_path={run_dir / 'checkpoints' / 'interrupted.ckpt'}" in stopped.stdout
     assert_identical(weights, uninterrupted)
 

@@ -13,7 +13,10 @@ into place), so a kill during a save leaves the previous ``last.ckpt`` intact.
 from __future__ import annotations
 
 import logging
+import os
 import random
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -48,25 +51,62 @@ class RngState(L.Callback):
 
 
 class InterruptHandler(L.Callback):
-    """On SIGTERM (Lightning stops after the current batch) or Ctrl-C: writes ``checkpoints/interrupted.ckpt``
-    and says how to resume from it; the resumed run replays what the uninterrupted one would have done."""
+    """On SIGTERM or Ctrl-C: stops after the current Lightning step, writes ``checkpoints/interrupted.ckpt`` and
+    says how to resume from it; the resumed run replays what the uninterrupted one would have done.
+
+    SIGTERM is Lightning's: it stops after the current step. Ctrl-C would stop Python wherever it is, inside a step
+    (between the backward pass and the optimizer's, say), so during a fit the first Ctrl-C is turned into the same
+    stop (by sending the process SIGTERM, which Lightning handles); a second Ctrl-C stops at once, and the
+    checkpoint it leaves is then written from inside a step."""
+
+    def __init__(self) -> None:
+        self.ctrl_c = False  # the stop came from Ctrl-C
+        self._previous: Any = None
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.ctrl_c = False
+        # Only where Python's own Ctrl-C handling is in place (not under a program that set its own).
+        if threading.current_thread() is threading.main_thread() and (
+            signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            self._previous = signal.signal(signal.SIGINT, self._stop_after_step)
+
+    def _stop_after_step(self, signum: int, frame: Any) -> None:
+        self._restore()
+        self.ctrl_c = True
+        log.warning("Ctrl-C: stopping after this step, to save a checkpoint that resumes exactly (again: at once)")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def _restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self._restore()
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+        self._restore()
         if not isinstance(exception, (SIGTERMException, KeyboardInterrupt)):
             return
         checkpoint = trainer.checkpoint_callback
         folder = Path(checkpoint.dirpath) if checkpoint and checkpoint.dirpath else Path(trainer.default_root_dir)
         interrupted = folder / "interrupted.ckpt"
         trainer.save_checkpoint(interrupted, weights_only=False)
-        signal = "SIGTERM" if isinstance(exception, SIGTERMException) else "Ctrl-C"
+        where = f"at epoch {trainer.current_epoch}, step {trainer.global_step}: saved {interrupted}"
+        if isinstance(exception, KeyboardInterrupt):
+            log.warning(
+                "Ctrl-C %s inside a step; resuming from it (ckpt_path=%s) may differ a little from a run never "
+                "interrupted",
+                where,
+                interrupted,
+            )
+            return
         log.warning(
-            "%s at epoch %d, step %d: saved %s; resume exactly with the same command plus ckpt_path=%s "
-            "(or ckpt_path=last)",
-            signal,
-            trainer.current_epoch,
-            trainer.global_step,
-            interrupted,
+            "%s %s; resume exactly with the same command plus ckpt_path=%s (or ckpt_path=last)",
+            "Ctrl-C" if self.ctrl_c else "SIGTERM",
+            where,
             interrupted,
         )

@@ -10,6 +10,7 @@ import lightning as L
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
+from rnnlab.callbacks.resilience import InterruptHandler
 from rnnlab.errors import ConfigError
 from rnnlab.lit.data import LightningData
 from rnnlab.run.build import build_module
@@ -94,8 +95,9 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
             del resumed
         try:
             trainer.fit(module, datamodule=served, ckpt_path=resume, weights_only=not trust)
-        except SIGTERMException:  # InterruptHandler has saved and said how to resume; exit as killed by SIGTERM
-            raise SystemExit(128 + signal.SIGTERM) from None
+        except SIGTERMException:  # InterruptHandler has saved and said how to resume; exit as killed by the signal
+            ctrl_c = any(isinstance(c, InterruptHandler) and c.ctrl_c for c in trainer.callbacks)
+            raise SystemExit(128 + (signal.SIGINT if ctrl_c else signal.SIGTERM)) from None
         if resume and trainer.global_step == stopped_at[1]:
             log.info(
                 "Nothing left to train: %s ended its run at epoch %d, step %d%s",
