@@ -14,7 +14,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from rnnlab.analysis.gradient_flow import decay_per_step, state_gradient_norms
 from rnnlab.callbacks import TrainingDiverged
-from rnnlab.callbacks.nonfinite_guard import all_finite
+from rnnlab.callbacks.nonfinite_guard import all_finite, check_buffers
 from rnnlab.lit.data import LightningData
 from rnnlab.models import RecurrentBackbone, RecurrentNet
 from rnnlab.run.build import build_module, build_net
@@ -130,9 +130,13 @@ def test_the_guards_check_finds_any_nonfinite_element_and_changes_no_value(bad, 
     if bad is not None:
         tensors[1][2, 3] = bad
     before = [t.clone() for t in tensors]
-    assert all_finite(tensors) is (bad is None)
+    buffers = check_buffers(tensors[0].device)  # as the guard keeps them from step to step
+    assert all_finite(tensors) is all_finite(tensors, buffers) is (bad is None)
     # Bit for bit, NaN and the sign of zero included.
     assert all(torch.equal(a.view(torch.uint8), b.view(torch.uint8)) for a, b in zip(before, tensors, strict=True))
+    # The kept buffers are as they were: the next step's check sees only its own gradient.
+    assert buffers[0].item() == 0 and buffers[1].item() == 1
+    assert all_finite([torch.ones(3, dtype=dtype)], buffers)
 
 
 @pytest.mark.parametrize(("redraws_per_second", "draws"), [(1e-3, 3), (1e9, 14)])

@@ -28,6 +28,11 @@ def test_the_loss_skips_labels_beyond_the_outputs():
     assert masked_cross_entropy(*batch([[3, 4]])).isnan()  # nothing to score: a NaN the metrics leave out
 
 
+def test_a_split_without_labels_beyond_the_outputs_has_the_same_loss_unmasked():
+    logits, target = batch([[0, 1, 2, IGNORE], [2, 2, 0, 1]])
+    assert torch.equal(masked_cross_entropy(logits, target, beyond_outputs=False), masked_cross_entropy(logits, target))
+
+
 def test_labels_beyond_the_outputs_are_errors_and_classes_of_the_macro_f1():
     metrics = StageMetrics(OUTPUTS, per_class=True)
     metrics.score_classes(5)

@@ -44,8 +44,8 @@ def xpos_run(tmp_path_factory):
     unseen = write_xpos_treebank(folder)
     output_dir = tmp_path_factory.mktemp("xpos_run")
     overrides = [*pos_overrides(folder), "task.data.tag_set=xpos"]
-    metrics, _ = train(word_cfg("pos", "birnn", overrides, output_dir))
-    return metrics, output_dir, folder, overrides, unseen
+    metrics, objects = train(word_cfg("pos", "birnn", overrides, output_dir))
+    return metrics, output_dir, folder, overrides, unseen, objects["module"]
 
 
 def words_in(path: Path) -> int:
@@ -53,7 +53,7 @@ def words_in(path: Path) -> int:
 
 
 def test_a_dev_and_test_tag_unseen_in_training_counts_as_an_error_and_training_goes_on(xpos_run):
-    metrics, _, folder, _, unseen = xpos_run
+    metrics, _, folder, _, unseen, _ = xpos_run
     for split, name in (("val", "dev"), ("test", "test")):
         ceiling = 1 - unseen[name] / words_in(folder / f"toy-{name}.conllu")
         # Every "Wow" is wrong (no output can say UH); the toy grammar is learnt otherwise.
@@ -61,8 +61,13 @@ def test_a_dev_and_test_tag_unseen_in_training_counts_as_an_error_and_training_g
         assert metrics[f"{split}/seq_acc"] <= 0.75 + 1e-6  # a quarter of the sentences hold a "Wow"
 
 
+def test_only_the_splits_holding_the_unseen_tag_mask_it_in_their_loss(xpos_run):
+    module = xpos_run[-1]
+    assert module.beyond_outputs == {"train": False, "val": True, "test": True}
+
+
 def test_the_unseen_tag_has_its_row_in_the_per_tag_table_and_macro_f1_is_its_mean(xpos_run):
-    metrics, output_dir, _, _, unseen = xpos_run
+    metrics, output_dir, _, _, unseen, _ = xpos_run
     table = (output_dir / "class_report.md").read_text()
     rows = dict(re.findall(r"^\| (\S+) \| ([\d.]+ \| [\d.]+ \| [\d.]+ \| \d+) \|$", table, re.M))
     assert rows["UH"] == f"0.000 | 0.000 | 0.000 | {unseen['dev']}"
@@ -73,7 +78,7 @@ def test_the_unseen_tag_has_its_row_in_the_per_tag_table_and_macro_f1_is_its_mea
 
 
 def test_eval_on_a_test_file_with_unseen_tags_prints_what_training_tested(xpos_run, tmp_path, caplog):
-    trained, output_dir, _, overrides, unseen = xpos_run
+    trained, output_dir, _, overrides, unseen, _ = xpos_run
     checkpoint = json.loads((output_dir / "metrics.json").read_text())["checkpoint"]
     evaluated, _ = evaluate(word_cfg("pos", "birnn", [*overrides, f"ckpt_path={checkpoint}"], tmp_path, "eval"))
     for name in ("acc", "f1", "loss", "seq_acc"):

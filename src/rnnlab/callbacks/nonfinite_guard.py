@@ -12,13 +12,22 @@ from rnnlab.callbacks.writers import log_straight
 from rnnlab.errors import TrainingDiverged
 
 
-def all_finite(tensors: list[torch.Tensor]) -> bool:
+def check_buffers(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """What :func:`all_finite` flags and scales with: a zero and a one."""
+    return torch.zeros(1, device=device), torch.ones(1, device=device)
+
+
+def all_finite(tensors: list[torch.Tensor], buffers: tuple[torch.Tensor, torch.Tensor] | None = None) -> bool:
     """Whether every element of ``tensors`` (on one device) is finite: the fused check behind torch.amp's
     GradScaler, unscaling by 1 (which changes no value): one kernel, where a norm and its finiteness test take
-    several (docs/performance.md)."""
-    found = torch.zeros(1, device=tensors[0].device)
-    torch._amp_foreach_non_finite_check_and_unscale_(tensors, found, torch.ones(1, device=tensors[0].device))
-    return not bool(found)
+    several (docs/performance.md). ``buffers``: :func:`check_buffers` of that device, kept by a caller that checks
+    every step (two new small tensors per step cost more than the check); left as they were."""
+    found, one = buffers or check_buffers(tensors[0].device)
+    torch._amp_foreach_non_finite_check_and_unscale_(tensors, found, one)
+    finite = not bool(found)
+    if not finite:
+        found.zero_()
+    return finite
 
 
 class NonFiniteGuard(L.Callback):
@@ -41,11 +50,13 @@ class NonFiniteGuard(L.Callback):
         self.write_every_s = write_every_s
         # Listed once per fit: walking the module tree (its metrics included) every step costs more than the norm.
         self._parameters: list[torch.nn.Parameter] | None = None
+        self._buffers: tuple[torch.Tensor, torch.Tensor] | None = None
         self._norms: list[tuple[int, float]] = []  # (step, norm) not yet written
         self._written_at = time.monotonic()
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._parameters = list(pl_module.parameters())
+        self._buffers = check_buffers(pl_module.device)
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
@@ -58,7 +69,7 @@ class NonFiniteGuard(L.Callback):
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._write(trainer)
-        self._parameters = None
+        self._parameters = self._buffers = None
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         self._write(trainer)
@@ -73,7 +84,7 @@ class NonFiniteGuard(L.Callback):
         grads = [p.grad for p in parameters if p.grad is not None]
         if not grads:
             return
-        finite, logged = all_finite(grads), trainer.global_step % trainer.log_every_n_steps == 0
+        finite, logged = all_finite(grads, self._buffers), trainer.global_step % trainer.log_every_n_steps == 0
         if finite and not logged:
             return
         norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))

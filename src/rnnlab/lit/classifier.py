@@ -64,6 +64,9 @@ class SequenceClassifier(RecurrentModule):
         self.best.update({name: MaxMetric() for name in self.best_metrics})
         # The last epoch's confusion matrix per stage (rows: true class, columns: predicted), for reports.
         self.confusion: dict[str, Tensor] = {}
+        # Per split, whether it holds labels beyond the outputs (set up for the splits a trainer runs): only those
+        # splits' losses mask them, which costs a small model's step about 1 % (docs/performance.md).
+        self.beyond_outputs: dict[str, bool] = {}
 
     @classmethod
     def logged_metrics(cls, task: DictConfig) -> list[str]:
@@ -71,13 +74,16 @@ class SequenceClassifier(RecurrentModule):
         return names + [f"{stage}/f1" for stage in STAGES] if task.get("per_class") else names
 
     def setup(self, stage: str) -> None:
-        """An evaluation split may hold labels beyond the outputs (a treebank's tags that its training files never
-        had; its data module numbers them after the outputs): the split's per-class metrics make room for them."""
+        """A split may hold labels beyond the outputs (a treebank's tags that its training files never had; its data
+        module numbers them after the outputs): the split's loss then leaves them out, and its per-class metrics
+        make room for them. Data without ``split_labels`` holds only the outputs' classes."""
         split_labels = getattr(task_data(self.trainer), "split_labels", None)
-        if split_labels is None:
-            return
-        for split in {"fit": ("val",), "validate": ("val",), "test": ("test",)}.get(stage, ()):
-            getattr(self, f"{split}_metrics").score_classes(len(split_labels(split)))
+        outputs = self.net.output.num_classes
+        for split in {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}.get(stage, ()):
+            count = outputs if split_labels is None else len(split_labels(split))
+            self.beyond_outputs[split] = count > outputs
+            if split != "train":
+                getattr(self, f"{split}_metrics").score_classes(count)
 
     @classmethod
     def build_net(cls, model: DictConfig, task: DictConfig, vocab: Vocabulary | None = None) -> RecurrentNet:
@@ -127,7 +133,7 @@ class SequenceClassifier(RecurrentModule):
     def step(self, batch: dict[str, Tensor], stage: str) -> Tensor:
         logits = self(batch["input"], batch.get("lengths"))
         target = ignore_padding(batch["target"], batch.get("mask"))
-        loss = masked_cross_entropy(logits, target)
+        loss = masked_cross_entropy(logits, target, self.beyond_outputs.get(stage, True))
         getattr(self, f"{stage}_metrics").update(loss, logits.argmax(-1), target)
         return loss
 

@@ -36,10 +36,12 @@ def scored_by_outputs(target: Tensor, num_outputs: int) -> Tensor:
     return target.masked_fill(target >= num_outputs, IGNORE)
 
 
-def masked_cross_entropy(logits: Tensor, target: Tensor) -> Tensor:
+def masked_cross_entropy(logits: Tensor, target: Tensor, beyond_outputs: bool = True) -> Tensor:
     """Mean cross-entropy of softmax(logits) over the positions whose target is one of the logits' classes (not
-    IGNORE, not a label beyond the outputs)."""
-    target = scored_by_outputs(target, logits.size(-1))
+    IGNORE, not a label beyond the outputs). ``beyond_outputs=False``: the caller knows that no target is beyond the
+    outputs, and the per-step masking is skipped (a target beyond them is then cross_entropy's error)."""
+    if beyond_outputs:
+        target = scored_by_outputs(target, logits.size(-1))
     return F.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1), ignore_index=IGNORE)
 
 
