@@ -65,7 +65,7 @@ class SequenceClassifier(RecurrentModule):
         # The last epoch's confusion matrix per stage (rows: true class, columns: predicted), for reports.
         self.confusion: dict[str, Tensor] = {}
         # Per split, whether it holds labels beyond the outputs (set up for the splits a trainer runs): only those
-        # splits' losses mask them, which costs a small model's step about 1 % (docs/performance.md).
+        # splits' losses mask them, two tensor ops a step that a small model's step feels.
         self.beyond_outputs: dict[str, bool] = {}
 
     @classmethod
