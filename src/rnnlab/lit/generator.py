@@ -187,7 +187,8 @@ class SequenceGenerator(RecurrentModule):
     def step(self, batch: dict[str, Tensor], stage: str) -> Tensor:
         source, lengths, target = batch["source"], batch.get("source_lengths"), batch["target"]
         logits = self(source, batch["decoder_input"], lengths)
-        loss = masked_cross_entropy(logits, target)
+        # Targets are the target alphabet's ids (a character outside it is a DataError): none lies beyond the outputs.
+        loss = masked_cross_entropy(logits, target, beyond_outputs=False)
         generated = None  # training does not decode
         if stage != "train":
             generated = self.generate(source, target.size(1), lengths, **self.decode_options(source.device))
