@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
+from torch import Generator, Tensor
 
 from rnnlab.bench.harness import Result, comparison, interleave
 from rnnlab.lit.base import RecurrentModule
@@ -111,15 +112,19 @@ def bits_config(
     )
 
 
-def plain_run(cfg, device: str = "cpu") -> list[float]:
-    """Epoch times of a minimal PyTorch loop over the same data, network and optimizer."""
+def plain_setup(cfg, device: str = "cpu") -> tuple[Tensor, Tensor, torch.nn.Module, torch.optim.Optimizer, Generator]:
+    """What the hand-written loop trains with: the training inputs and targets, the network, its optimizer, and
+    the generator that shuffles each epoch."""
     L.seed_everything(cfg.seed, verbose=False)
-    datamodule = build_datamodule(cfg)
-    data = datamodule.split("train")
-    x_all, y_all = data["input"].to(device), data["target"].to(device)
+    data = build_datamodule(cfg).split("train")
     net = build_net(cfg.model, cfg.task).to(device)
     optimizer = instantiate(cfg.optimizer)(params=net.parameters())
-    generator = torch.Generator().manual_seed(cfg.seed)
+    return data["input"].to(device), data["target"].to(device), net, optimizer, Generator().manual_seed(cfg.seed)
+
+
+def plain_run(cfg, device: str = "cpu") -> list[float]:
+    """Epoch times of a minimal PyTorch loop over the same data, network and optimizer."""
+    x_all, y_all, net, optimizer, generator = plain_setup(cfg, device)
     seconds = []
     for _ in range(cfg.trainer.max_epochs):
         start = time.perf_counter()

@@ -11,21 +11,26 @@ sequences per epoch. Only the training epochs after the first are profiled (stea
 times them.
 
 ``--split`` times the same epochs without cProfile (which slows Python code more than torch's kernels) and splits
-them into rnnlab's training steps, the time between two Lightning steps, and the epoch's start, beside the
-hand-written loop's epoch (:func:`rnnlab.bench.overhead.plain_run`).
+them into their parts (:data:`PARTS`): the epoch's start, the time between two Lightning steps, and inside each
+step the network's forward passes, the losses and metrics, the backward passes and optimizer steps, the callbacks'
+optimizer-step hooks and the rest; beside them the hand-written loop's epoch
+(:func:`rnnlab.bench.overhead.plain_run`) split the same way.
 """
 
 from __future__ import annotations
 
 import cProfile
+import itertools
 import pstats
 import statistics
 import time
 from collections import defaultdict
 
 import lightning as L
+import torch
+import torch.nn.functional as F
 
-from rnnlab.bench.overhead import bits_config, plain_run, timed_train
+from rnnlab.bench.overhead import bits_config, plain_setup, timed_train
 
 GROUPS = (("lightning", "/lightning/"), ("torch", "/torch/"), ("rnnlab", "/rnnlab/"))
 
@@ -82,22 +87,76 @@ def report(stats: pstats.Stats, top: int = 25) -> str:
     return "\n".join(lines)
 
 
-# The parts of a training epoch :class:`EpochSplit` times, in the order they come.
+# The parts of a training epoch, in the order they come: (what, whether rnnlab's epoch has it, whether the loop's
+# does). rnnlab fetches its batches at the epoch's start and between Lightning steps; the loop before each step.
 PARTS = {
-    "start": "the epoch's start: its start hooks, the loader restarted, the first batch fetched",
-    "steps": "rnnlab's training steps (a Lightning step: its batches' forward, backward, optimizer steps), with the "
-    "batch hooks of the callbacks",
-    "between": "between two Lightning steps: Lightning's loop, the next batch fetched",
+    "start": (
+        "the epoch's start: its start hooks, the loader restarted, the first Lightning step's batches fetched",
+        True,
+        False,
+    ),
+    "fetch": ("the batches fetched", False, True),
+    "forward": ("the network's forward passes", True, True),
+    "loss": (
+        "the losses (rnnlab: also the module's calls of its network, and the predictions kept for the epoch's metrics)",
+        True,
+        True,
+    ),
+    "optimize": ("gradients zeroed, the backward passes, the optimizer steps", True, True),
+    "hooks": ("the callbacks' hooks before each optimizer step (the non-finite guard's check)", True, False),
+    "rest": (
+        "the rest of each Lightning step: Lightning's call of the training step, the callbacks' batch hooks",
+        True,
+        False,
+    ),
+    "between": ("between two Lightning steps: Lightning's loop, the next step's batches fetched", True, False),
 }
+RNNLAB_PARTS = tuple(part for part, (_, rnnlab, _) in PARTS.items() if rnnlab)
+LOOP_PARTS = tuple(part for part, (_, _, loop) in PARTS.items() if loop)
 
 
 class EpochSplit(L.Callback):
-    """Milliseconds of each training epoch in each of :data:`PARTS`, from the epoch's start to the end of its last
-    batch (as :class:`~rnnlab.bench.overhead.EpochTimer` times it). A callback's batch hooks count as the step when
-    they run between this one's: the split is exact to a few microseconds per Lightning step."""
+    """Milliseconds of each training epoch in each of :data:`RNNLAB_PARTS`, from the epoch's start to the end of its
+    last batch (as :class:`~rnnlab.bench.overhead.EpochTimer` times it). Inside a Lightning step it times the
+    module's ``step`` (forward, loss, metrics), its network's forward, its ``optimize`` and the callbacks'
+    ``on_before_optimizer_step`` through wrappers set for the fit (each adds two clock readings a call); the rest of
+    the step is what lies between them. A callback's batch hooks count as the step when they run between this
+    one's: the split is exact to a few microseconds per Lightning step."""
+
+    timed = ("step", "forward", "optimize", "hooks")
 
     def __init__(self) -> None:
         self.epochs: list[dict[str, float]] = []
+        self.spent = dict.fromkeys(self.timed, 0.0)
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        # Before the module's own on_train_start, which collects the callbacks' optimizer-step hooks.
+        self.wrapped = [
+            (pl_module, "step", "step"),
+            (pl_module.net, "forward", "forward"),
+            (pl_module, "optimize", "optimize"),
+        ]
+        self.wrapped += [
+            (c, "on_before_optimizer_step", "hooks")
+            for c in trainer.callbacks
+            if type(c).on_before_optimizer_step is not L.Callback.on_before_optimizer_step
+        ]
+        for owner, name, part in self.wrapped:
+            owner.__dict__[name] = self._timing(getattr(owner, name), part)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        for owner, name, _ in self.wrapped:
+            del owner.__dict__[name]
+
+    def _timing(self, call, part: str):
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                self.spent[part] += time.perf_counter() - start
+
+        return timed
 
     def _add(self, part: str) -> None:
         now = time.perf_counter()
@@ -105,7 +164,8 @@ class EpochSplit(L.Callback):
         self.mark = now
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self.epochs.append(dict.fromkeys(PARTS, 0.0))
+        self.epochs.append(dict.fromkeys(RNNLAB_PARTS, 0.0))
+        self.spent = dict.fromkeys(self.timed, 0.0)
         self.mark, self.first = time.perf_counter(), True
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
@@ -113,29 +173,69 @@ class EpochSplit(L.Callback):
         self.first = False
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self._add("steps")
+        self._add("rest")
+        if trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            spent, epoch = {part: seconds * 1e3 for part, seconds in self.spent.items()}, self.epochs[-1]
+            epoch |= {
+                "forward": spent["forward"],
+                "loss": spent["step"] - spent["forward"],
+                "optimize": spent["optimize"] - spent["hooks"],
+                "hooks": spent["hooks"],
+            }
+            epoch["rest"] -= spent["step"] + spent["optimize"]
 
 
-def split(batch_size: int = 32, sequences: int = 8192, epochs: int = 4, hidden_size: int = 32) -> dict[str, float]:
-    """Median milliseconds per training epoch after the first: each of :data:`PARTS`, their sum (``epoch``), and the
-    hand-written loop's epoch on the same data and thread count (``loop``)."""
+def loop_split(cfg) -> list[dict[str, float]]:
+    """:func:`~rnnlab.bench.overhead.plain_run`'s epochs in milliseconds per each of :data:`LOOP_PARTS`."""
+    x_all, y_all, net, optimizer, generator = plain_setup(cfg)
+    epochs = []
+    for _ in range(cfg.trainer.max_epochs):
+        spent = dict.fromkeys(LOOP_PARTS, 0.0)
+        mark = time.perf_counter()
+        for index in torch.randperm(len(x_all), generator=generator).split(cfg.task.data.batch_size):
+            x, y = x_all[index], y_all[index]
+            fetched = time.perf_counter()
+            logits = net(x)
+            forward = time.perf_counter()
+            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
+            lost = time.perf_counter()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            stepped = time.perf_counter()
+            for part, (begin, end) in zip(
+                LOOP_PARTS, itertools.pairwise((mark, fetched, forward, lost, stepped)), strict=True
+            ):
+                spent[part] += (end - begin) * 1e3
+            mark = stepped
+        epochs.append(spent)
+    return epochs
+
+
+def steady_medians(epochs: list[dict[str, float]]) -> dict[str, float]:
+    """Each part's median over the epochs after the first, and the epochs' own (``epoch``)."""
+    steady = epochs[1:]
+    medians = {part: statistics.median(epoch[part] for epoch in steady) for part in steady[0]}
+    return medians | {"epoch": statistics.median(sum(epoch.values()) for epoch in steady)}
+
+
+def split(
+    batch_size: int = 32, sequences: int = 8192, epochs: int = 4, hidden_size: int = 32
+) -> dict[str, dict[str, float]]:
+    """Median milliseconds per training epoch after the first, by part and whole (``epoch``): rnnlab's
+    (:data:`RNNLAB_PARTS`) and the hand-written loop's on the same data and thread count (:data:`LOOP_PARTS`)."""
     timed = f"+callbacks.epoch_split._target_={__name__}.EpochSplit"
     cfg = bits_config(batch_size, sequences, epochs, hidden_size, extra=[timed])
     _, objects = timed_train(cfg)
     (callback,) = (c for c in objects["trainer"].callbacks if isinstance(c, EpochSplit))
-    steady = callback.epochs[1:]
-    medians = {part: statistics.median(epoch[part] for epoch in steady) for part in PARTS}
-    medians["epoch"] = statistics.median(sum(epoch.values()) for epoch in steady)
-    medians["loop"] = statistics.median(plain_run(cfg)[1:]) * 1e3
-    return medians
+    return {"rnnlab": steady_medians(callback.epochs), "loop": steady_medians(loop_split(cfg))}
 
 
-def split_report(medians: dict[str, float]) -> str:
-    lines = ["| part of a training epoch | ms | share |", "|---|---:|---:|"]
-    for part, about in PARTS.items():
-        lines.append(f"| {about} | {medians[part]:.1f} | {medians[part] / medians['epoch']:.1%} |")
-    lines.append(f"| **rnnlab's epoch** | **{medians['epoch']:.1f}** | 100% |")
-    lines.append(
-        f"| the hand-written loop's epoch | {medians['loop']:.1f} | {medians['loop'] / medians['epoch']:.1%} |"
-    )
+def split_report(medians: dict[str, dict[str, float]]) -> str:
+    rnnlab, loop = medians["rnnlab"], medians["loop"]
+    lines = ["| part of a training epoch | rnnlab, ms | loop, ms |", "|---|---:|---:|"]
+    for part, (about, _, _) in PARTS.items():
+        cells = [f"{times[part]:.1f}" if part in times else "—" for times in (rnnlab, loop)]
+        lines.append(f"| {about} | {cells[0]} | {cells[1]} |")
+    lines.append(f"| **the epoch** | **{rnnlab['epoch']:.1f}** | **{loop['epoch']:.1f}** |")
     return "\n".join(lines)
