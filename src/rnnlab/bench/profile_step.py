@@ -87,32 +87,22 @@ def report(stats: pstats.Stats, top: int = 25) -> str:
     return "\n".join(lines)
 
 
-# The parts of a training epoch, in the order they come: (what, whether rnnlab's epoch has it, whether the loop's
-# does). rnnlab fetches its batches at the epoch's start and between Lightning steps; the loop before each step.
+# The parts of a training epoch, in the order they come. rnnlab fetches its batches at the epoch's start and
+# between Lightning steps; the loop before each step.
 PARTS = {
-    "start": (
-        "the epoch's start: its start hooks, the loader restarted, the first Lightning step's batches fetched",
-        True,
-        False,
-    ),
-    "fetch": ("the batches fetched", False, True),
-    "forward": ("the network's forward passes", True, True),
-    "loss": (
-        "the losses (rnnlab: also the module's calls of its network, and the predictions kept for the epoch's metrics)",
-        True,
-        True,
-    ),
-    "optimize": ("gradients zeroed, the backward passes, the optimizer steps", True, True),
-    "hooks": ("the callbacks' hooks before each optimizer step (the non-finite guard's check)", True, False),
-    "rest": (
-        "the rest of each Lightning step: Lightning's call of the training step, the callbacks' batch hooks",
-        True,
-        False,
-    ),
-    "between": ("between two Lightning steps: Lightning's loop, the next step's batches fetched", True, False),
+    "start": "the epoch's start: its start hooks, the loader restarted, the first Lightning step's batches fetched",
+    "fetch": "the batches fetched",
+    "forward": "the network's forward passes",
+    "loss": "the losses (rnnlab: also the module's calls of its network, and the predictions kept for the epoch's "
+    "metrics)",
+    "optimize": "gradients zeroed, the backward passes, the optimizer steps",
+    "hooks": "the callbacks' hooks before each optimizer step (the non-finite guard's check)",
+    "rest": "the rest of each Lightning step: Lightning's call of the training step, the callbacks' batch hooks",
+    "between": "between two Lightning steps: Lightning's loop, the next step's batches fetched",
 }
-RNNLAB_PARTS = tuple(part for part, (_, rnnlab, _) in PARTS.items() if rnnlab)
-LOOP_PARTS = tuple(part for part, (_, _, loop) in PARTS.items() if loop)
+# The parts each side's epoch has.
+RNNLAB_PARTS = ("start", "forward", "loss", "optimize", "hooks", "rest", "between")
+LOOP_PARTS = ("fetch", "forward", "loss", "optimize")
 
 
 class EpochSplit(L.Callback):
@@ -234,7 +224,7 @@ def split(
 def split_report(medians: dict[str, dict[str, float]]) -> str:
     rnnlab, loop = medians["rnnlab"], medians["loop"]
     lines = ["| part of a training epoch | rnnlab, ms | loop, ms |", "|---|---:|---:|"]
-    for part, (about, _, _) in PARTS.items():
+    for part, about in PARTS.items():
         cells = [f"{times[part]:.1f}" if part in times else "—" for times in (rnnlab, loop)]
         lines.append(f"| {about} | {cells[0]} | {cells[1]} |")
     lines.append(f"| **the epoch** | **{rnnlab['epoch']:.1f}** | **{loop['epoch']:.1f}** |")
