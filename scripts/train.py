@@ -9,8 +9,7 @@ from rnnlab.sweeps.jobs import is_multirun, objective, record_failure
 
 
 def run(cfg: DictConfig) -> float:
-    validate(cfg)  # before the slow Lightning import: a bad setting answers at once
-    from rnnlab.run.train import train
+    from rnnlab.run.train import train  # validates the settings first
 
     metrics, _ = train(cfg)
     # Hydra sweepers optimise the value returned here.
@@ -19,12 +18,17 @@ def run(cfg: DictConfig) -> float:
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def main(cfg: DictConfig) -> float:
+    multirun = is_multirun()
     with exit_on_user_error():
+        if not multirun:
+            # Before the slow Lightning import, which the metric check below makes too: a bad setting answers at once.
+            validate(cfg)
         # A wrong metric name would fail every job of a sweep alike: it stops the sweep before this job trains.
         check_optimized_metric(cfg)
-        if not is_multirun():
+        if not multirun:
             return run(cfg)
-    # One job of a multirun: a failure is recorded in its directory (failed.json) and the sweep goes on.
+    # One job of a multirun: a failure, a bad setting's included, is recorded in its directory (failed.json) and the
+    # sweep goes on.
     try:
         return run(cfg)
     except Exception as error:

@@ -10,7 +10,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
-from rnnlab.lit.nets import sequence_length
+from rnnlab.models.gate_init import sequence_length
 from rnnlab.run.config import CONFIG_DIR
 
 REPO_ROOT = CONFIG_DIR.parent

@@ -11,7 +11,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
-from rnnlab.lit.nets import sequence_length
+from rnnlab.models.gate_init import sequence_length
 from rnnlab.run.build import build_module
 from rnnlab.run.config import CONFIG_DIR, ConfigError, describe_run, validate
 from rnnlab.run.datamodule import build_datamodule

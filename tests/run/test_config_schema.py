@@ -284,6 +284,22 @@ def test_more_drawn_bad_values_as_the_user_types_them(setting, tmp_path_factory)
     _end_to_end(setting, tmp_path_factory.mktemp("logs"))
 
 
+def test_a_bad_setting_is_refused_before_lightning_is_imported(tmp_path):
+    # Training, and the check of optimized_metric, import Lightning: seconds that a typo should not wait for.
+    code = (
+        "import runpy, sys\n"
+        "sys.argv = ['scripts/train.py', 'model.hidden_size=-1']\n"
+        "try:\n"
+        "    runpy.run_path('scripts/train.py', run_name='__main__')\n"
+        "except SystemExit as exit_:\n"
+        "    print(exit_.code, 'lightning' in sys.modules)\n"
+    )
+    env = {**os.environ, "RNNLAB_LOG_DIR": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    assert "error: model.hidden_size=-1 must be a positive integer" in done.stderr, done.stderr[-2000:]
+    assert done.stdout.split() == ["2", "False"]
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [

@@ -8,19 +8,11 @@ from omegaconf import DictConfig
 
 from rnnlab.errors import ConfigError
 from rnnlab.models import RecurrentBackbone
+from rnnlab.models.gate_init import sequence_length
 from rnnlab.models.generators import CharRNN, SymbolEncoder
 
 # Gate-initialisation keys of model configs; absent from configs written before they existed.
 GATE_KEYS = ("forget_bias", "gate_init", "chrono_tmax")
-
-
-def sequence_length(task: DictConfig) -> int | None:
-    """The length of the task's sequences, where the task fixes one: what chrono initialisation spans by default."""
-    data = task.get("data") or {}
-    for value in (task.get("seq_len"), data.get("length"), task.get("bptt")):
-        if value is not None:
-            return int(value)
-    return task.gap + 1 if task.get("gap") is not None else None
 
 
 def gate_options(model: DictConfig, task: DictConfig) -> dict[str, Any]:

@@ -20,7 +20,8 @@ would double it.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -36,6 +37,16 @@ GATE_BLOCKS = {"lstm": {"input": 0, "forget": 1}, "gru": {"update": 1}}
 # The gate that keeps the state, which forget_bias and chrono set.
 KEEP_GATE = {"lstm": "forget", "gru": "update"}
 DIRECTIONS = ("forward", "backward")
+
+
+def sequence_length(task: Mapping[str, Any]) -> int | None:
+    """The length of a task's sequences (its ``task.*`` config), where the task fixes one: what chrono
+    initialisation spans when ``chrono_tmax`` is not set."""
+    data = task.get("data") or {}
+    for value in (task.get("seq_len"), data.get("length"), task.get("bptt")):
+        if value is not None:
+            return int(value)
+    return task["gap"] + 1 if task.get("gap") is not None else None
 
 
 def check_gate_init(cell: str, forget_bias: float | None, gate_init: str, chrono_tmax: float | None) -> None:

@@ -65,13 +65,14 @@ def _positive_int(cfg: DictConfig, key: str) -> None:
 def validate(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` for the first setting that cannot work, before anything is built."""
     # Here, not at the top: importing the models and Lightning takes seconds, and `--help` needs neither.
-    from rnnlab.lit.nets import sequence_length
     from rnnlab.models import CELLS, IMPLS
     from rnnlab.models.cell import NONLINEARITIES
-    from rnnlab.models.gate_init import check_gate_init
+    from rnnlab.models.gate_init import check_gate_init, sequence_length
     from rnnlab.run.schema import check  # every value's kind and range (rnnlab.run.schema), before what combines them
 
+    # Lightning is imported from the task's family on (family_of): a setting refused before it answers at once.
     check(cfg)
+
     model, task = cfg.model, cfg.task
     _require(model.cell in CELLS, f"model.cell={model.cell!r} is not one of {', '.join(CELLS)}")
     _require(model.impl in (*IMPLS, "auto"), f"model.impl={model.impl!r} is not one of {', '.join(IMPLS)}, auto")

@@ -143,22 +143,28 @@ class Bool(Rule):
         return "true or false"
 
 
+def _among(value: Any, choices: tuple[Any, ...]) -> bool:
+    # type and value both: True == 1, but a bool is not the integer 1 here
+    return any(type(value) is type(choice) and value == choice for choice in choices)
+
+
 @dataclass(frozen=True)
 class Choice(Rule):
-    """One of ``options``: a tuple, or a function that returns one (a library's registry, read when needed)."""
+    """One of ``options``: a tuple, or a function that returns one (a library's registry, read when needed).
+    ``usual``: options known without calling that function, so that a usual value does not wait for it."""
 
     options: tuple[Any, ...] | Callable[[], tuple[Any, ...]]
+    usual: tuple[Any, ...] = ()
 
     @property
     def values(self) -> tuple[Any, ...]:
         return self.options() if callable(self.options) else self.options
 
     def kind_ok(self, value: Any) -> bool:
-        return type(value) in {type(choice) for choice in self.values}
+        return _among(value, self.usual) or type(value) in {type(choice) for choice in self.values}
 
     def ok(self, value: Any) -> bool:
-        # type and value both: True == 1, but a bool is not the integer 1 here
-        return any(type(value) is type(choice) and value == choice for choice in self.values)
+        return _among(value, self.usual) or _among(value, self.values)
 
     def describe(self) -> str:
         return f"one of {self.listed()}"

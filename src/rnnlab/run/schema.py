@@ -70,7 +70,8 @@ SEED_MAX = 2**32 - 1  # numpy's seed range, which Lightning's seed_everything ke
 
 @functools.cache
 def _accelerators() -> tuple[str, ...]:
-    # Read when a configuration names one: importing Lightning takes seconds that show_data.py need not pay.
+    # Read when a configuration names an unusual one: importing Lightning takes seconds that show_data.py, and a
+    # bad setting's one line, need not wait for.
     from lightning.pytorch.accelerators import AcceleratorRegistry
 
     return (*sorted(AcceleratorRegistry.available_accelerators()), "gpu", "auto")
@@ -163,7 +164,7 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("trainer.gradient_clip_val", Optional(Number(0), null="no clipping")),
     ("trainer.gradient_clip_algorithm", Optional(Choice(("norm", "value")))),
     ("trainer.precision", Optional(Choice(PRECISIONS))),
-    ("trainer.accelerator", Choice(_accelerators)),
+    ("trainer.accelerator", Choice(_accelerators, usual=("auto", "cpu", "gpu", "cuda"))),
     (
         "trainer.devices",
         AnyOf(
