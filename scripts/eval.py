@@ -5,13 +5,14 @@ import hydra
 from omegaconf import DictConfig
 
 from rnnlab.run.cli import exit_on_user_error, run_with_hints
-from rnnlab.run.config import CONFIG_DIR, validate
+from rnnlab.run.config import CONFIG_DIR, check_checkpoint, validate
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="eval")
 def main(cfg: DictConfig) -> None:
     with exit_on_user_error():
-        validate(cfg)  # before the slow Lightning import: a bad setting answers at once
+        check_checkpoint(cfg)  # before the slow imports, as the settings below: a bad one answers at once
+        validate(cfg)
         from rnnlab.run.evaluate import evaluate
 
         evaluate(cfg)

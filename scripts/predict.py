@@ -5,7 +5,7 @@ import hydra
 from omegaconf import DictConfig
 
 from rnnlab.run.cli import exit_on_user_error, run_with_hints
-from rnnlab.run.config import CONFIG_DIR
+from rnnlab.run.config import CONFIG_DIR, check_checkpoint
 from rnnlab.run.schema import check
 
 
@@ -13,6 +13,7 @@ from rnnlab.run.schema import check
 def main(cfg: DictConfig) -> None:
     with exit_on_user_error():
         check(cfg)  # each value's kind and range; the model's settings come from the checkpoint
+        check_checkpoint(cfg)  # before the slow imports: a wrong path answers at once
         from rnnlab.run.predict import predict
 
         print(predict(cfg))

@@ -6,7 +6,8 @@ import hydra
 from omegaconf import DictConfig
 
 from rnnlab.run.cli import exit_on_user_error, run_with_hints
-from rnnlab.run.config import CONFIG_DIR
+from rnnlab.run.config import CONFIG_DIR, check_checkpoint
+from rnnlab.run.schema import check
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="units")
@@ -15,6 +16,8 @@ def main(cfg: DictConfig) -> None:
 
     matplotlib.use("Agg")  # no display: also for the pyplot that TensorBoard's add_figure imports
     with exit_on_user_error():
+        check(cfg)  # each value's kind and range; the model's settings come from the checkpoint
+        check_checkpoint(cfg)  # before the slow imports: a wrong path answers at once
         from rnnlab.run.units import ranking_table, units
 
         report = units(cfg)

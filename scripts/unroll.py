@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 
 from rnnlab.errors import ConfigError
 from rnnlab.run.cli import exit_on_user_error, run_with_hints
-from rnnlab.run.config import CONFIG_DIR, validate
+from rnnlab.run.config import CONFIG_DIR, check_checkpoint, validate
 
 # The two networks add the same terms in a different order: they agree to float32 rounding, not bit for bit.
 TOLERANCE = 1e-5
@@ -74,7 +74,8 @@ def unroll_checkpoint(cfg: DictConfig) -> None:
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="unroll")
 def main(cfg: DictConfig) -> None:
     with exit_on_user_error():
-        validate(cfg)  # before the slow Lightning import: a bad setting answers at once
+        check_checkpoint(cfg)  # before the slow imports, as the settings below: a bad one answers at once
+        validate(cfg)
         check_settings(cfg)
         unroll_checkpoint(cfg)
 

@@ -284,19 +284,30 @@ def test_more_drawn_bad_values_as_the_user_types_them(setting, tmp_path_factory)
     _end_to_end(setting, tmp_path_factory.mktemp("logs"))
 
 
-def test_a_bad_setting_is_refused_before_lightning_is_imported(tmp_path):
-    # Training, and the check of optimized_metric, import Lightning: seconds that a typo should not wait for.
+@pytest.mark.parametrize(
+    ("script", "arguments", "line"),
+    [
+        ("train.py", ["model.hidden_size=-1"], "error: model.hidden_size=-1 must be a positive integer"),
+        *(
+            (script, ["ckpt_path=nowhere.ckpt"], "error: ckpt_path=nowhere.ckpt does not exist")
+            for script in ("eval.py", "predict.py", "unroll.py", "units.py")
+        ),
+        ("units.py", [], "error: ckpt_path is not set (???)"),
+    ],
+)
+def test_a_bad_setting_is_refused_before_lightning_is_imported(script, arguments, line, tmp_path):
+    # Training, loading a checkpoint, and checking optimized_metric import Lightning: seconds a typo should not wait.
     code = (
         "import runpy, sys\n"
-        "sys.argv = ['scripts/train.py', 'model.hidden_size=-1']\n"
+        f"sys.argv = {['scripts/' + script, *arguments]!r}\n"
         "try:\n"
-        "    runpy.run_path('scripts/train.py', run_name='__main__')\n"
+        f"    runpy.run_path('scripts/{script}', run_name='__main__')\n"
         "except SystemExit as exit_:\n"
         "    print(exit_.code, 'lightning' in sys.modules)\n"
     )
     env = {**os.environ, "RNNLAB_LOG_DIR": str(tmp_path), "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
-    assert "error: model.hidden_size=-1 must be a positive integer" in done.stderr, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()] and line in done.stderr, done.stderr[-2000:]
     assert done.stdout.split() == ["2", "False"]
 
 

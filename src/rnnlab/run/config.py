@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import secrets
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -60,6 +61,20 @@ def _positive_int(cfg: DictConfig, key: str) -> None:
         isinstance(value, int) and not isinstance(value, bool) and value > 0,
         f"{key}={value!r} must be a positive integer, e.g. {key}=16",
     )
+
+
+def checkpoint_file(path: str | Path) -> Path:
+    """``ckpt_path`` as the file it must name; :class:`ConfigError` if there is none."""
+    path = Path(path)
+    _require(path.is_file(), f"ckpt_path={path} does not exist; pass a .ckpt file from a run's checkpoints/ folder")
+    return path
+
+
+def check_checkpoint(cfg: DictConfig) -> None:
+    """For the scripts that read a checkpoint: its file exists, refused in one line before the seconds of imports
+    that loading it takes. A ``ckpt_path`` not given (``???``) is left to the settings schema, which names it."""
+    if not OmegaConf.is_missing(cfg, "ckpt_path"):
+        checkpoint_file(cfg.ckpt_path)
 
 
 def validate(cfg: DictConfig) -> None:

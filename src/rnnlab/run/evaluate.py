@@ -14,7 +14,7 @@ from rnnlab.errors import ConfigError
 from rnnlab.lit.data import LightningData
 from rnnlab.lit.generator import Decoding, SequenceGenerator
 from rnnlab.run.build import build_module
-from rnnlab.run.config import validate
+from rnnlab.run.config import checkpoint_file, validate
 from rnnlab.run.datamodule import build_datamodule
 from rnnlab.run.trainer import format_metrics, log, make_trainer, scalar_metrics, write_metrics
 
@@ -41,9 +41,7 @@ def load_checkpoint(path: str | Path, trust: bool = False) -> dict[str, Any]:
     """Read a Lightning checkpoint with ``torch.load(weights_only=True)``: tensors and plain containers only, so
     a shared file cannot run code while it loads. rnnlab's own checkpoints need nothing more. A file that does is
     refused, unless ``trust`` (``trust_checkpoint=true``: for files you made or trust) allows full unpickling."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"ckpt_path={path} does not exist; pass a .ckpt file from a run's checkpoints/ folder")
+    path = checkpoint_file(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=not trust)
     except pickle.UnpicklingError as error:
