@@ -66,9 +66,11 @@ class TaggingDataModule(WordDataModule):
         self._unseen: dict[str, list[str]] = {}
 
     def has_split(self, name: str) -> bool:
-        """Whether ``name`` has a file configured and present (the EWT test file usually is not). With a list, one
-        present file is enough: reading the split then names any missing one."""
-        return any(Path(path).is_file() for path in self.files.get(name, []))
+        """Whether ``name`` has a file configured that is present or that ``download`` fetches when it is read (the
+        EWT test file is neither, usually). With a list, one such file is enough: reading the split then names any
+        missing one."""
+        fetched = (self.download or {}).get("sha256") or {}
+        return any(Path(path).is_file() or fetched.get(Path(path).name) for path in self.files.get(name, []))
 
     def sentences(self, name: str) -> list[TaggedSentence]:
         """Every sentence of a split's files, in order."""
