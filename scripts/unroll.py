@@ -74,9 +74,9 @@ def unroll_checkpoint(cfg: DictConfig) -> None:
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="unroll")
 def main(cfg: DictConfig) -> None:
     with exit_on_user_error():
+        check_settings(cfg)
         check_checkpoint(cfg)  # before the slow imports, as the settings below: a bad one answers at once
         validate(cfg)
-        check_settings(cfg)
         unroll_checkpoint(cfg)
 
 
