@@ -168,6 +168,7 @@ def test_multirun_sweep_gives_each_job_its_directory(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # ~30 s; CI runs the summary on a sweep above and the joblib launcher in tests/sweeps
 def test_long_range_sweep_and_summary_end_to_end(tmp_path):
     # The README's long-range sweep in miniature: two gaps, two models, two seeds, a small step budget.
     sweep = "python scripts/train.py -m task=long_range task.gap=3,4 model=rnn,gru seed=1,2 trainer.max_steps=300"
