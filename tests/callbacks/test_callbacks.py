@@ -14,6 +14,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from rnnlab.analysis.gradient_flow import decay_per_step, state_gradient_norms
 from rnnlab.callbacks import TrainingDiverged
+from rnnlab.callbacks.figure_pace import PacedFigures
 from rnnlab.callbacks.nonfinite_guard import all_finite, check_buffers
 from rnnlab.lit.data import LightningData
 from rnnlab.models import RecurrentBackbone, RecurrentNet
@@ -64,6 +65,39 @@ def test_gradient_flow_is_logged_as_scalars_and_a_figure(make_cfg):
     events = EventAccumulator(f"{cfg.paths.output_dir}/tensorboard", size_guidance={"images": 0})
     events.Reload()
     assert "grad_flow/norm_vs_lag" in events.Tags()["images"]
+
+
+@pytest.mark.parametrize("figure_every_s", [0, 1e9])
+def test_validation_figures_are_drawn_at_their_pace_and_for_the_last_validation(make_cfg, figure_every_s):
+    paced = [f"callbacks.{name}.figure_every_s={figure_every_s}" for name in ("gradient_flow", "hidden_states")]
+    three_epochs = ["trainer.max_epochs=3", "trainer.min_epochs=3", "~callbacks.early_stopping", "test=false"]
+    cfg = make_cfg("flip_stream", "rnn", "model.impl=loop", *three_epochs, *paced)
+    with open_dict(cfg):
+        cfg.logger = OmegaConf.load(CONFIG_DIR / "logger" / "tensorboard.yaml")
+    _, objects = train(cfg)
+    events = EventAccumulator(f"{cfg.paths.output_dir}/tensorboard", size_guidance={"images": 0, "scalars": 0})
+    events.Reload()
+    # Three validations, each at the end of an epoch of the same number of steps; the last at the run's last step.
+    last = objects["trainer"].global_step
+    every_validation = [last // 3, 2 * last // 3, last]
+    # 0: a figure after every validation; a pace longer than the run: the last validation's only, at its step.
+    expected = every_validation if figure_every_s == 0 else [last]
+    for tag in ("grad_flow/norm_vs_lag", "grad_norm/by_parameter", "val/hidden_states"):
+        assert [image.step for image in events.Images(tag)] == expected, tag
+    # The scalars do not wait for the figures.
+    assert len(events.Scalars("grad_flow/lag_0")) == 3
+
+
+def test_a_held_figure_is_drawn_when_training_stops_on_an_error():
+    pace, drawn = PacedFigures(figure_every_s=1e9), []
+    pace.on_train_start(None, None)
+    for epoch in range(3):
+        pace.draw_figure(lambda epoch=epoch: drawn.append(epoch))
+    assert drawn == []
+    pace.on_exception(None, None, RuntimeError("stopped"))
+    assert drawn == [2]
+    pace.draw_figure(lambda: drawn.append("outside a fit"))
+    assert drawn == [2, "outside a fit"]
 
 
 def test_fused_runs_log_parameter_gradient_norms_only(make_cfg):

@@ -6,12 +6,13 @@ import lightning as L
 import torch
 
 from rnnlab.analysis.gradient_flow import GradientFlow, measure
+from rnnlab.callbacks.figure_pace import PacedFigures
 from rnnlab.callbacks.writers import tensorboard_writers
 from rnnlab.lit import SequenceClassifier
 from rnnlab.lit.metrics import ignore_padding, masked_cross_entropy
 
 
-class GradientFlowMonitor(L.Callback):
+class GradientFlowMonitor(PacedFigures):
     """Each validation epoch, on up to ``max_examples`` validation examples, logs:
 
     - ``grad_norm/total`` and ``grad_norm/<parameter>`` of the training loss on those examples (their histograms
@@ -21,9 +22,13 @@ class GradientFlowMonitor(L.Callback):
       tanh' for the vanilla cell), and a figure of the norm against the lag on a log scale in TensorBoard.
       The fused kernel keeps its states inside, so fused runs get the parameter norms only;
     - ``grad_norm/by_parameter``: a TensorBoard figure of every parameter's gradient norm (any implementation).
+
+    The figures are drawn at most every ``figure_every_s`` seconds of a fit, and for its last validation
+    (:class:`~rnnlab.callbacks.figure_pace.PacedFigures`).
     """
 
-    def __init__(self, max_examples: int = 256, histograms: bool = False) -> None:
+    def __init__(self, max_examples: int = 256, histograms: bool = False, figure_every_s: float = 10.0) -> None:
+        super().__init__(figure_every_s)
         self.max_examples, self.histograms = max_examples, histograms
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -59,13 +64,20 @@ class GradientFlowMonitor(L.Callback):
         if flow is not None:
             values.update(self._flow_scalars(flow))
         pl_module.log_dict({k: torch.as_tensor(v, dtype=torch.float32) for k, v in values.items()})
-        for writer in tensorboard_writers(trainer):
-            writer.add_figure("grad_norm/by_parameter", self.norms_figure(norms), trainer.global_step)
-            if flow is not None:
-                writer.add_figure("grad_flow/norm_vs_lag", self.figure(flow), trainer.global_step)
+        writers, step = tensorboard_writers(trainer), trainer.global_step
+        for writer in writers:
             if self.histograms:
                 for name, g in grads.items():
-                    writer.add_histogram(f"grad/{name}", g, trainer.global_step)
+                    writer.add_histogram(f"grad/{name}", g, step)
+
+        def draw() -> None:
+            for writer in writers:
+                writer.add_figure("grad_norm/by_parameter", self.norms_figure(norms), step)
+                if flow is not None:
+                    writer.add_figure("grad_flow/norm_vs_lag", self.figure(flow), step)
+
+        if writers:
+            self.draw_figure(draw)
 
     @staticmethod
     def _flow_scalars(flow: GradientFlow) -> dict[str, float | torch.Tensor]:

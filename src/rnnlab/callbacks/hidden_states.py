@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
+from rnnlab.callbacks.figure_pace import PacedFigures
 from rnnlab.callbacks.writers import tensorboard_writers
 from rnnlab.models import RecurrentBackbone
 
@@ -33,12 +34,15 @@ def hidden_state_figure(states: Tensor, bidirectional: bool = False) -> Figure:
     return fig
 
 
-class HiddenStateHeatmap(L.Callback):
+class HiddenStateHeatmap(PacedFigures):
     """Every ``every_n_epochs`` validation epochs, TensorBoard gets ``val/hidden_states``: the last layer's outputs
     for the first example of the first validation batch (its valid steps only), as a figure. A forward hook catches
-    them during that batch, so nothing runs twice; the hook is gone after one call."""
+    them during that batch, so nothing runs twice; the hook is gone after one call. The figure is drawn at most
+    every ``figure_every_s`` seconds of a fit, and for its last validation
+    (:class:`~rnnlab.callbacks.figure_pace.PacedFigures`)."""
 
-    def __init__(self, every_n_epochs: int = 1) -> None:
+    def __init__(self, every_n_epochs: int = 1, figure_every_s: float = 10.0) -> None:
+        super().__init__(figure_every_s)
         self.every_n_epochs = every_n_epochs
         self._hook: RemovableHandle | None = None
         self._caught: tuple[Tensor, Tensor | None] | None = None
@@ -70,9 +74,16 @@ class HiddenStateHeatmap(L.Callback):
         self._caught = None
         if length is not None:
             states = states[: int(length)]
-        figure = hidden_state_figure(states.float().cpu(), watched_backbone(pl_module.net).bidirectional)
-        for writer in tensorboard_writers(trainer):
-            writer.add_figure("val/hidden_states", figure, trainer.global_step)
+        states, bidirectional = states.float().cpu(), watched_backbone(pl_module.net).bidirectional
+        writers, step = tensorboard_writers(trainer), trainer.global_step
+
+        def draw() -> None:
+            figure = hidden_state_figure(states, bidirectional)
+            for writer in writers:
+                writer.add_figure("val/hidden_states", figure, step)
+
+        self.draw_figure(draw)
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         self._remove()
+        super().on_exception(trainer, pl_module, exception)

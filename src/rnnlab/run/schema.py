@@ -289,6 +289,7 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("callbacks.*.max_examples", POSITIVE),
     ("callbacks.*.redraws_per_second", Number(0, min_open=True)),
     ("callbacks.*.write_every_s", Number(0)),
+    ("callbacks.*.figure_every_s", Number(0)),
     ("callbacks.*.threshold", Number()),
     ("callbacks.*.decay", Number(0, 1, min_open=True, max_open=True)),
     ("callbacks.*.logging_interval", Optional(Choice(("step", "epoch")))),
