@@ -65,8 +65,8 @@ class GradientFlowMonitor(PacedFigures):
             values.update(self._flow_scalars(flow))
         pl_module.log_dict({k: torch.as_tensor(v, dtype=torch.float32) for k, v in values.items()})
         writers, step = tensorboard_writers(trainer), trainer.global_step
-        for writer in writers:
-            if self.histograms:
+        if self.histograms:
+            for writer in writers:
                 for name, g in grads.items():
                     writer.add_histogram(f"grad/{name}", g, step)
 
