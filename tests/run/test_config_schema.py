@@ -293,6 +293,9 @@ def test_more_drawn_bad_values_as_the_user_types_them(setting, tmp_path_factory)
             "model.hidden_size",
             "error: model.hidden_size=-1 must be a positive integer",
         ),
+        # Checks that combine settings, before the task family's (which import Lightning).
+        ("train.py", ["task.data.sizes.train=0"], "task.data.sizes.train", "error: task.data.sizes.train=0 must be"),
+        ("train.py", ["task.head=many_to_few"], "task.head", "error: task.head='many_to_few' is not one of"),
         *(
             (script, ["ckpt_path=nowhere.ckpt"], "ckpt_path", "error: ckpt_path=nowhere.ckpt does not exist")
             for script in ("eval.py", "predict.py", "unroll.py", "units.py")

@@ -80,12 +80,12 @@ def check_checkpoint(cfg: DictConfig) -> None:
 def validate(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` for the first setting that cannot work, before anything is built."""
     # Here, not at the top: importing the models and Lightning takes seconds, and `--help` needs neither.
-    from rnnlab.models import CELLS, IMPLS
+    from rnnlab.models import CELLS, IMPLS, TASK_HEADS
     from rnnlab.models.cell import NONLINEARITIES
     from rnnlab.models.gate_init import check_gate_init, sequence_length
     from rnnlab.run.schema import check  # every value's kind and range (rnnlab.run.schema), before what combines them
 
-    # Lightning is imported from the task's family on (family_of): a setting refused before it answers at once.
+    # Lightning is imported only by the family's checks, last: a setting refused before them answers at once.
     check(cfg)
 
     model, task = cfg.model, cfg.task
@@ -139,7 +139,7 @@ def validate(cfg: DictConfig) -> None:
         f"model.dropout={model.dropout} acts between layers; with model.num_layers=1 there is none "
         "(set model.num_layers>1 or model.dropout=0)",
     )
-    family_of(task.head)  # an unknown head: one line naming the known ones
+    _require(task.head in TASK_HEADS, f"task.head={task.head!r} is not one of {', '.join(TASK_HEADS)}")
     _require(
         not (task.causal and model.bidirectional),
         f"task {task.name} is causal (each output may only see the past), but the model is bidirectional: its "
@@ -147,8 +147,6 @@ def validate(cfg: DictConfig) -> None:
         "model=rnn or model=lstm",
     )
     _validate_generation(cfg)
-    _validate_decoding(cfg)
-    _validate_batches_per_step(cfg)
     fractions = OmegaConf.select(cfg, "task.data.fractions")
     if fractions is not None:
         _require(
@@ -157,6 +155,9 @@ def validate(cfg: DictConfig) -> None:
         )
     for split, size in (OmegaConf.select(cfg, "task.data.sizes") or {}).items():
         _require(isinstance(size, int) and size > 0, f"task.data.sizes.{split}={size!r} must be a positive integer")
+    # What the task's family allows (family_of imports Lightning).
+    _validate_decoding(cfg)
+    _validate_batches_per_step(cfg)
 
 
 def _validate_batches_per_step(cfg: DictConfig) -> None:
