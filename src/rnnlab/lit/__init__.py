@@ -6,13 +6,13 @@ run layer asks of it), its entry in ``FAMILIES``, and its configs.
 
 from __future__ import annotations
 
-from rnnlab.errors import ConfigError
 from rnnlab.lit.base import RecurrentModule, TrainingSetup
 from rnnlab.lit.classifier import SequenceClassifier
 from rnnlab.lit.generator import SequenceGenerator
 from rnnlab.lit.language_model import LanguageModel
 from rnnlab.lit.regressor import SequenceRegressor
 from rnnlab.models import TASK_HEADS
+from rnnlab.models.heads import check_task_head
 
 FAMILIES: tuple[type[RecurrentModule], ...] = (SequenceClassifier, SequenceRegressor, LanguageModel, SequenceGenerator)
 
@@ -22,7 +22,8 @@ def family_of(head: str) -> type[RecurrentModule]:
     for family in FAMILIES:
         if head in family.heads:
             return family
-    raise ConfigError(f"task.head={head!r} is not one of {', '.join(TASK_HEADS)}")
+    check_task_head(head)  # an unknown head: one line naming the known ones
+    raise AssertionError(f"TASK_HEADS lists task.head={head!r}, but no family trains it")
 
 
 __all__ = [

@@ -20,11 +20,18 @@ import math
 import torch
 from torch import Tensor, nn
 
+from rnnlab.errors import ConfigError
 from rnnlab.models.backbone import RecurrentBackbone
 
 HEADS = ("many_to_many", "many_to_one")
 # Here, not derived from rnnlab.lit's families, so that checking a configuration does not import Lightning.
 TASK_HEADS = (*HEADS, "regression", "language_model", "one_to_many", "seq2seq")
+
+
+def check_task_head(head: str) -> None:
+    """Raise :class:`~rnnlab.errors.ConfigError` naming the known heads if ``head`` is none of them."""
+    if head not in TASK_HEADS:
+        raise ConfigError(f"task.head={head!r} is not one of {', '.join(TASK_HEADS)}")
 
 
 class OutputLayer(nn.Module):

@@ -80,9 +80,10 @@ def check_checkpoint(cfg: DictConfig) -> None:
 def validate(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` for the first setting that cannot work, before anything is built."""
     # Here, not at the top: importing the models and Lightning takes seconds, and `--help` needs neither.
-    from rnnlab.models import CELLS, IMPLS, TASK_HEADS
+    from rnnlab.models import CELLS, IMPLS
     from rnnlab.models.cell import NONLINEARITIES
     from rnnlab.models.gate_init import check_gate_init, sequence_length
+    from rnnlab.models.heads import check_task_head
     from rnnlab.run.schema import check  # every value's kind and range (rnnlab.run.schema), before what combines them
 
     # Lightning is imported only by the family's checks, last: a setting refused before them answers at once.
@@ -139,7 +140,7 @@ def validate(cfg: DictConfig) -> None:
         f"model.dropout={model.dropout} acts between layers; with model.num_layers=1 there is none "
         "(set model.num_layers>1 or model.dropout=0)",
     )
-    _require(task.head in TASK_HEADS, f"task.head={task.head!r} is not one of {', '.join(TASK_HEADS)}")
+    check_task_head(task.head)
     _require(
         not (task.causal and model.bidirectional),
         f"task {task.name} is causal (each output may only see the past), but the model is bidirectional: its "
